@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "sts",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sts-dns", targets: ["sts-dns"]),
+        .executable(name: "sts-parse", targets: ["sts-parse"]),
+        .executable(name: "sts-query", targets: ["sts-query"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Thin modules over the system's C libraries (Debian -dev packages, see scripts/setup).
+        .systemLibrary(name: "CIDN2", providers: [.apt(["libidn2-dev"])]),
+        .systemLibrary(name: "CUnbound", providers: [.apt(["libunbound-dev"])]),
+
+        // The RFC logic: domain names, TXT records, policies, Postfix answers, JSON. Pure functions.
+        .target(name: "STSCore", dependencies: ["CIDN2"]),
+        // The JSON-line stage runner every stage executable is built on.
+        .target(name: "STSStage", dependencies: [
+            "STSCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // DNS lookups through libunbound.
+        .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
+        // What each stage does to a record: reads its inputs, calls the libraries, writes its key.
+        .target(name: "STSStages", dependencies: ["STSCore", "STSStage", "STSDNS"]),
+
+        .executableTarget(name: "sts-dns", dependencies: [
+            "STSCore", "STSStage", "STSStages", "STSDNS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "sts-parse", dependencies: [
+            "STSCore", "STSStage", "STSStages",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "sts-query", dependencies: [
+            "STSCore", "STSStage", "STSStages",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "STSCoreTests", dependencies: ["STSCore"]),
+        .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore"]),
+        .testTarget(name: "STSDNSTests", dependencies: ["STSDNS"]),
+    ]
+)

@@ -1,0 +1,47 @@
+/// The answer Postfix's TLS policy lookup gets for a domain's MTA-STS policy: the one function that
+/// both sts-query and sts-socketmapd use, so what an auditor sees is what Postfix gets.
+public enum TLSPolicyAnswer: Sendable, Equatable {
+    /// A TLS policy table value, e.g. `secure match=mx1.example.com:.example.net servername=hostname`.
+    case policy(String)
+    /// No policy to apply (socketmap `NOTFOUND`), and why.
+    case noPolicy(String)
+    /// The policy cannot be written within Postfix's reply limit.
+    case tooLarge(Int)
+
+    /// Postfix refuses socketmap replies over 100000 bytes; "OK " and the netstring frame take some.
+    public static let maxValueBytes = 99_000
+
+    public static func render(_ policy: Policy, domain: String, options: ZoneOptions = ZoneOptions()) -> TLSPolicyAnswer {
+        switch policy.mode {
+        case .none:
+            return .noPolicy("the policy's mode is none")
+        case .testing where !options.strictTesting:
+            return .noPolicy("the policy's mode is testing")
+        case .enforce, .testing:
+            break
+        }
+        // Defence in depth: the parser already refuses such policies, but nothing that is not a checked
+        // pattern may ever be written into Postfix's answer.
+        let patterns = policy.mx.filter { DomainName.isValidHostname($0.isWildcard ? String($0.pattern.dropFirst(2)) : $0.pattern) }
+        guard !patterns.isEmpty else { return .noPolicy("the policy has no usable mx pattern") }
+
+        var value = "secure match=" + patterns.map(\.postfixMatch).joined(separator: ":")
+        if options.requireSNI { value += " servername=hostname" }
+        if options.tlsrpt {
+            value += " policy_type=sts policy_domain=\(domain)"
+            for pattern in patterns { value += " mx_host_pattern=\(pattern.pattern)" }
+            for line in policy.lines where isSafePolicyString(line) {
+                value += " { policy_string = \(line) }"
+            }
+        }
+        let size = value.utf8.count
+        return size <= maxValueBytes ? .policy(value) : .tooLarge(size)
+    }
+
+    /// A policy line can be written inside `{ ... }` only if it cannot end or open a block, break the
+    /// line, or be trimmed into something else.
+    static func isSafePolicyString(_ line: String) -> Bool {
+        !line.isEmpty && line.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "{") && $0 != UInt8(ascii: "}") }
+            && line.first != " " && line.last != " "
+    }
+}

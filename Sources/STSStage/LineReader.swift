@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads newline-terminated lines from a file descriptor with a bound on their length.
+/// A line longer than the bound is skipped up to its newline and reported as `.tooLong`, so one
+/// oversized input never costs more than the bound in memory.
+public struct LineReader {
+    public enum Line: Equatable, Sendable {
+        /// The line's bytes without the line end (LF, or CRLF).
+        case bytes([UInt8])
+        /// A line over the limit, with the number of bytes it had (at least).
+        case tooLong(Int)
+    }
+
+    private let fd: Int32
+    private let maxLineBytes: Int
+    private var buffer: [UInt8]
+    private var start = 0
+    private var end = 0
+    private var pending: [UInt8] = []
+    private var discarding = false
+    private var discardedBytes = 0
+    private var atEOF = false
+
+    public init(fd: Int32, maxLineBytes: Int, bufferSize: Int = 64 * 1024) {
+        self.fd = fd
+        self.maxLineBytes = maxLineBytes
+        self.buffer = [UInt8](repeating: 0, count: bufferSize)
+    }
+
+    /// The next line, or nil at end of input. A last line without a newline is still a line.
+    public mutating func next() -> Line? {
+        while true {
+            if let newline = buffer[start..<end].firstIndex(of: 0x0A) {
+                let segment = buffer[start..<newline]
+                start = newline + 1
+                if discarding {
+                    discarding = false
+                    defer { discardedBytes = 0 }
+                    return .tooLong(discardedBytes + segment.count)
+                }
+                if pending.count + segment.count > maxLineBytes {
+                    defer { pending = [] }
+                    return .tooLong(pending.count + segment.count)
+                }
+                var line = pending
+                pending = []
+                line.append(contentsOf: segment)
+                if line.last == 0x0D { line.removeLast() }
+                return .bytes(line)
+            }
+            // No newline in what we have: keep it (or count it) and read more.
+            let rest = buffer[start..<end]
+            if discarding {
+                discardedBytes += rest.count
+            } else {
+                pending.append(contentsOf: rest)
+                if pending.count > maxLineBytes {
+                    discarding = true
+                    discardedBytes = pending.count
+                    pending = []
+                }
+            }
+            start = 0
+            end = 0
+            if atEOF || !fill() {
+                atEOF = true
+                if discarding {
+                    discarding = false
+                    return .tooLong(discardedBytes)
+                }
+                if pending.isEmpty { return nil }
+                var line = pending
+                pending = []
+                if line.last == 0x0D { line.removeLast() }
+                return .bytes(line)
+            }
+        }
+    }
+
+    /// Reads into the buffer; false at end of input or on a read error.
+    private mutating func fill() -> Bool {
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                end = count
+                return true
+            }
+            if count < 0 && errno == EINTR { continue }
+            return false
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import STSCore
+import STSDNS
+import STSStage
+
+/// The sts-dns stage: RFC 8461 §3.1 policy discovery. Reads `domain`, asks for the TXT records at
+/// `_mta-sts.<domain>` and adds `txt`:
+///
+///     {"status": "found", "id": "...", "record": "v=STSv1; id=...;", "ttl": 300, ...}
+///     {"status": "none", "reason": "nxdomain" | "nodata" | "no-sts-record" | "multiple-records" | "invalid-record", "message": "..."}
+///     {"status": "error", "error": {"kind": "dns-servfail" | "dns-timeout" | "dns-bogus" | "dns-error", "message": "..."}}
+///
+/// A record without a usable `domain` gets a top-level `error` instead.
+public struct DiscoveryStage: RecordStage {
+    public let resolver: UnboundResolver
+
+    public init(resolver: UnboundResolver) {
+        self.resolver = resolver
+    }
+
+    public func process(_ record: JSONObject) async -> JSONObject {
+        var record = record
+        let domain: String
+        switch DomainField.normalized(in: record) {
+        case .success(let name): domain = name
+        case .failure(let error):
+            record["error"] = error.json
+            return record
+        }
+        let outcome = await discover(domain)
+        record["txt"] = outcome
+        return record
+    }
+
+    /// The `txt` value for a normalised domain.
+    public func discover(_ domain: String) async -> JSONValue {
+        let qname = "_mta-sts.\(domain)"
+        let validating = resolver.configuration.trustAnchorFile != nil
+        switch await resolver.resolve(qname, type: .txt) {
+        case .failure(let error):
+            return ["status": "error", "name": .string(qname), "error": error.json]
+        case .success(let answer):
+            if answer.bogus {
+                let why = answer.whyBogus ?? "validation failed"
+                return ["status": "error", "name": .string(qname), "error": STSError(.dnsBogus, "DNSSEC validation of \(qname) failed: \(why)").json]
+            }
+            var result: JSONObject
+            switch answer.rcode {
+            case DNSAnswer.nxDomain:
+                result = ["status": "none", "reason": .string(NoPolicyReason.nxdomain.rawValue), "message": .string("\(qname) does not exist")]
+            case DNSAnswer.noError:
+                var records: [[UInt8]] = []
+                for rdata in answer.records {
+                    guard let strings = TXTRData.characterStrings(rdata) else {
+                        return ["status": "error", "name": .string(qname), "error": STSError(.dnsError, "malformed TXT record data at \(qname)").json]
+                    }
+                    records.append(TXTDiscovery.concatenate(strings))
+                }
+                result = Self.render(TXTDiscovery.evaluate(records))
+                if !records.isEmpty {
+                    result["records"] = .array(records.map { .string(String(decoding: $0, as: UTF8.self)) })
+                }
+            case DNSAnswer.servFail:
+                return ["status": "error", "name": .string(qname), "error": STSError(.dnsServfail, "the resolver answered SERVFAIL for \(qname)").json]
+            default:
+                return ["status": "error", "name": .string(qname), "error": STSError(.dnsError, "the resolver answered \(DNSAnswer.rcodeName(answer.rcode)) for \(qname)").json]
+            }
+            result["name"] = .string(qname)
+            if let canonical = answer.canonicalName?.lowercased(), canonical.trimmingSuffix(".") != qname {
+                result["cname"] = .string(canonical.trimmingSuffix("."))
+            }
+            result["ttl"] = .int(answer.ttl)
+            if validating { result["dnssec"] = answer.secure ? "secure" : "insecure" }
+            return .object(result)
+        }
+    }
+
+    static func render(_ outcome: TXTDiscoveryOutcome) -> JSONObject {
+        switch outcome {
+        case .found(let record):
+            var extensions = JSONObject()
+            for field in record.extensions { extensions[field.name] = .string(field.value) }
+            var result: JSONObject = ["status": "found", "id": .string(record.id), "record": .string(record.text)]
+            if !extensions.isEmpty { result["extensions"] = .object(extensions) }
+            return result
+        case .none(let reason, let message):
+            return ["status": "none", "reason": .string(reason.rawValue), "message": .string(message)]
+        }
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Dispatch
+import STSCore
+import STSStage
+import STSStages
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct QueryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sts-query",
+        abstract: "Check a domain's MTA-STS policy end to end and show what Postfix would be told.",
+        discussion: """
+            Runs sts-dns | sts-fetch | sts-parse (found next to this program, or on PATH) for DOMAIN, or for \
+            every domain on standard input (one per line) when no DOMAIN is given, and prints a verdict: the \
+            TXT record and id, the fetch, the policy, and the exact answer sts-socketmapd gives Postfix. \
+            With KNOWN_ID, a domain whose TXT id is still KNOWN_ID is reported unchanged without fetching.
+
+            Exit status: 0 every domain has a policy (or it is unchanged), 1 some domain has none, \
+            3 some lookup failed or a policy is invalid, 2 usage or start-up error. See sts-query(1).
+            """
+    )
+
+    @Argument(help: "The domain to check. Without it, domains are read from standard input.")
+    var domain: String?
+
+    @Argument(help: "The policy id you already know: if the TXT id is the same, nothing is fetched.")
+    var knownID: String?
+
+    @Flag(help: "Print one JSON object per domain (the pipeline's record plus \"verdict\").")
+    var json = false
+
+    @Option(name: [.short, .customLong("verbosity")], help: ArgumentHelp("Logging verbosity: debug, info, warn, error or fatal; debug also prints each full record.", valueName: "level"))
+    var verbosity: String = "warn"
+
+    @Option(name: .customLong("resolver"), help: ArgumentHelp("A recursive resolver for sts-dns, ADDRESS[@PORT]; repeat for more.", valueName: "address"))
+    var resolvers: [String] = []
+
+    @Option(help: ArgumentHelp("CA bundle for sts-fetch instead of the system's.", valueName: "file"))
+    var caFile: String?
+
+    @Option(help: ArgumentHelp("Seconds each DNS lookup and each HTTPS fetch may take.", valueName: "seconds"))
+    var timeout: Double?
+
+    @Flag(name: .customLong("no-sni"), help: "Answer as for a zone with require_sni: false (no servername=hostname).")
+    var noSNI = false
+
+    @Flag(help: "Answer as for a zone with strict_testing: true (enforce testing-mode policies).")
+    var strictTesting = false
+
+    @Flag(help: "Add the TLSRPT attributes to the answer, as for a zone with tlsrpt: true (Postfix >= 3.10).")
+    var tlsrpt = false
+
+    @Option(help: ArgumentHelp("How many domains are checked at once.", valueName: "n"))
+    var concurrency: Int = 64
+
+    @Flag(help: "Report domains in input order.")
+    var ordered = false
+
+    func validate() throws {
+        guard ["debug", "info", "warn", "error", "fatal"].contains(verbosity) else {
+            throw ValidationError("-v must be one of debug, info, warn, error, fatal")
+        }
+        if let timeout, !(timeout > 0 && timeout <= 600) { throw ValidationError("--timeout must be more than 0 and at most 600") }
+        guard (1...10_000).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 10000") }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let stageFlags = ["--concurrency", String(concurrency)] + (ordered || domain != nil ? ["--ordered"] : [])
+        var dns = stageFlags
+        for resolver in resolvers { dns += ["--resolver", resolver] }
+        var fetch = stageFlags
+        if let caFile { fetch += ["--ca-file", caFile] }
+        if let timeout {
+            dns += ["--timeout", String(timeout)]
+            fetch += ["--timeout", String(timeout)]
+        }
+        let pipeline: StagePipeline
+        do {
+            pipeline = try StagePipeline([.init("sts-dns", dns), .init("sts-fetch", fetch), .init("sts-parse", stageFlags)])
+        } catch {
+            CommandFailure.exit("sts-query", error.message)
+        }
+
+        let knownID = self.knownID
+        let single = domain
+        let inputFD = pipeline.inputFD
+        let feeder = DispatchQueue(label: "sts-query-input")
+        feeder.async {
+            let writer = OutputWriter(fd: inputFD, ordered: false)
+            func send(_ name: String, _ sequence: Int) {
+                var record: JSONObject = ["domain": .string(name)]
+                if let knownID { record["cache"] = ["policy_id": .string(knownID), "fresh": true] }
+                writer.emit(sequence: sequence, line: JSONWriter.bytes(.object(record)))
+            }
+            if let single {
+                send(single, 0)
+            } else {
+                var reader = LineReader(fd: STDIN_FILENO, maxLineBytes: 4096)
+                var sequence = 0
+                while let line = reader.next() {
+                    guard case .bytes(let bytes) = line else { continue }
+                    let name = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \t")
+                    if name.isEmpty || name.hasPrefix("#") { continue }
+                    send(name, sequence)
+                    sequence += 1
+                }
+            }
+            pipeline.finishInput()
+        }
+
+        let options = ZoneOptions(requireSNI: !noSNI, strictTesting: strictTesting, tlsrpt: tlsrpt)
+        var worst = 0
+        var first = true
+        var reader = LineReader(fd: pipeline.outputFD, maxLineBytes: 64 << 20)
+        while let line = reader.next() {
+            guard case .bytes(let bytes) = line, case .object(var record)? = try? JSONParser.parse(bytes) else { continue }
+            let verdict = Verdict.of(record, options: options)
+            worst = max(worst, Self.severity(verdict.outcome))
+            if json {
+                record["verdict"] = verdict.json
+                print(JSONWriter.string(.object(record)))
+            } else {
+                if !first { print("") }
+                first = false
+                print(QueryReport.text(record, verdict: verdict))
+                if verbosity == "debug" { print(JSONWriter.string(.object(record))) }
+            }
+        }
+        if !pipeline.wait() {
+            CommandFailure.exit("sts-query", "a stage failed (see the messages above)", code: 3)
+        }
+        throw ExitCode(Int32(worst))
+    }
+
+    /// Exit status for an outcome: the worst over all domains wins.
+    static func severity(_ outcome: Verdict.Outcome) -> Int {
+        switch outcome {
+        case .policy, .unchanged: 0
+        case .noPolicy: 1
+        case .error: 3
+        }
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var result = Substring(self)
+        while let first = result.first, set.contains(first) { result = result.dropFirst() }
+        while let last = result.last, set.contains(last) { result = result.dropLast() }
+        return String(result)
+    }
+}

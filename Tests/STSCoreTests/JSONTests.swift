@@ -1,0 +1,101 @@
+import XCTest
+import STSCore
+
+final class JSONTests: XCTestCase {
+    func roundTrip(_ text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let value = try JSONParser.parse(text)
+        XCTAssertEqual(JSONWriter.string(value), text, file: file, line: line)
+    }
+
+    func testRoundTripKeepsOrderAndNumberText() throws {
+        try roundTrip(#"{"z":1,"a":2,"m":[1.50,-0,2e10,1E-3],"id":"x"}"#)
+        try roundTrip(#"{"nested":{"b":true,"a":false,"n":null},"s":"ünïcødé ✓"}"#)
+        try roundTrip("[]")
+        try roundTrip("{}")
+        try roundTrip(#""just a string""#)
+        try roundTrip("12345678901234567890123")
+    }
+
+    func testWhitespaceIsAllowedAroundTokens() throws {
+        let value = try JSONParser.parse(" \t{ \"a\" : [ 1 , 2 ] }\r\n")
+        XCTAssertEqual(JSONWriter.string(value), #"{"a":[1,2]}"#)
+    }
+
+    func testEscapes() throws {
+        let value = try JSONParser.parse(#""a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00""#)
+        XCTAssertEqual(value.stringValue, "a\"b\\c/d\u{8}\u{c}\n\r\té😀")
+        XCTAssertEqual(JSONWriter.string(value), #""a\"b\\c/d\u0008\u000c\n\r\té😀""#)
+    }
+
+    func testWriterEscapesEveryControlCharacter() {
+        for byte in UInt8(0)..<0x20 {
+            let text = JSONWriter.string(.string(String(UnicodeScalar(byte))))
+            XCTAssertFalse(text.utf8.contains(where: { $0 < 0x20 }), "byte \(byte) written raw")
+            XCTAssertEqual(try JSONParser.parse(text).stringValue, String(UnicodeScalar(byte)))
+        }
+        XCTAssertEqual(JSONWriter.string(.string("\u{7F}")), #""\u007f""#)
+    }
+
+    func testDuplicateKeysKeepTheLastValueInTheFirstPlace() throws {
+        let value = try JSONParser.parse(#"{"a":1,"b":2,"a":3}"#)
+        XCTAssertEqual(JSONWriter.string(value), #"{"a":3,"b":2}"#)
+    }
+
+    func testRejectsInvalidDocuments() {
+        let invalid = [
+            "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "'a'", "tru", "nul", "01", "1.", ".5",
+            "-", "1e", "+1", "0x10", "\"unterminated", "\"bad \\x escape\"", "\"\\u12\"", "\"\\ud800\"",
+            "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"raw\ttab\"", "\"raw\nnewline\"", "{} {}", "[1] x", "NaN",
+            "Infinity", "{\"a\":1}}",
+        ]
+        for text in invalid {
+            XCTAssertThrowsError(try JSONParser.parse(text), "accepted \(text.debugDescription)")
+        }
+    }
+
+    func testRejectsInvalidUTF8() {
+        let bytes: [UInt8] = [0x22, 0xC3, 0x28, 0x22]
+        XCTAssertThrowsError(try JSONParser.parse(bytes))
+        let overlong: [UInt8] = [0x22, 0xC0, 0xAF, 0x22]
+        XCTAssertThrowsError(try JSONParser.parse(overlong))
+    }
+
+    func testDepthIsBounded() throws {
+        let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        XCTAssertNoThrow(try JSONParser.parse(ok))
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        XCTAssertThrowsError(try JSONParser.parse(deep))
+        let veryDeep = String(repeating: "{\"a\":", count: 100_000)
+        XCTAssertThrowsError(try JSONParser.parse(veryDeep))
+    }
+
+    func testFailureSaysWhere() {
+        XCTAssertThrowsError(try JSONParser.parse(#"{"a":1 "b":2}"#)) { error in
+            let failure = error as? JSONParser.Failure
+            XCTAssertEqual(failure?.offset, 7)
+            XCTAssertEqual(failure?.message, "expected ',' or '}'")
+        }
+    }
+
+    func testObjectSetReplacesInPlaceAndAppendsNewKeys() {
+        var object: JSONObject = ["id": 7, "domain": "a.example", "x": true]
+        object["domain"] = "b.example"
+        object["txt"] = ["status": "found"]
+        object["x"] = nil
+        XCTAssertEqual(object.keys, ["id", "domain", "txt"])
+        XCTAssertEqual(JSONWriter.string(.object(object)), #"{"id":7,"domain":"b.example","txt":{"status":"found"}}"#)
+    }
+
+    func testAccessors() throws {
+        let value = try JSONParser.parse(#"{"n":42,"f":1.5,"s":"x","b":true,"a":[1],"o":{"k":"v"}}"#)
+        XCTAssertEqual(value["n"]?.intValue, 42)
+        XCTAssertEqual(value["f"]?.doubleValue, 1.5)
+        XCTAssertNil(value["f"]?.intValue)
+        XCTAssertEqual(value["s"]?.stringValue, "x")
+        XCTAssertEqual(value["b"]?.boolValue, true)
+        XCTAssertEqual(value["a"]?.arrayValue?.count, 1)
+        XCTAssertEqual(value["o"]?["k"]?.stringValue, "v")
+        XCTAssertNil(value["missing"])
+        XCTAssertNil(value["s"]?["k"])
+    }
+}
