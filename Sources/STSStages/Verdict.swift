@@ -1,4 +1,5 @@
 import STSCore
+import STSStage
 
 /// What a record that went through the whole pipeline (sts-dns | sts-fetch | sts-parse) means for
 /// mail, and the exact answer the daemon would give Postfix for it.
