@@ -14,7 +14,8 @@ public enum InputDecoder {
         case .bytes(let bytes):
             let trimmed = bytes.trimmingASCIIWhitespace()
             if trimmed.isEmpty { return nil }
-            if trimmed.first == UInt8(ascii: "{") {
+            // Anything that starts like JSON is read as JSON (and must be an object).
+            if let first = trimmed.first, first == UInt8(ascii: "{") || first == UInt8(ascii: "[") || first == UInt8(ascii: "\"") {
                 do {
                     let value = try JSONParser.parse(trimmed)
                     guard case .object(let object) = value else {

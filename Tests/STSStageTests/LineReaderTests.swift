@@ -4,8 +4,9 @@ import XCTest
 
 final class LineReaderTests: XCTestCase {
     func lines(_ bytes: [UInt8], max: Int, bufferSize: Int) throws -> [LineReader.Line] {
-        var ends: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&ends), 0)
+        var pair: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&pair), 0)
+        let ends = pair
         let writer = Thread {
             bytes.withUnsafeBytes { raw in
                 var offset = 0
