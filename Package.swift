@@ -16,6 +16,7 @@ let package = Package(
         // Thin modules over the system's C libraries (Debian -dev packages, see scripts/setup).
         .systemLibrary(name: "CIDN2", providers: [.apt(["libidn2-dev"])]),
         .systemLibrary(name: "CUnbound", providers: [.apt(["libunbound-dev"])]),
+        .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
 
         // The RFC logic: domain names, TXT records, policies, Postfix answers, JSON. Pure functions.
         .target(name: "STSCore", dependencies: ["CIDN2"]),
@@ -24,6 +25,8 @@ let package = Package(
             "STSCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The daemon's config file (the mta-sts-daemon.yml format) through libyaml.
+        .target(name: "STSConfig", dependencies: ["STSCore", "CYAML"]),
         // DNS lookups through libunbound.
         .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
         // What each stage does to a record: reads its inputs, calls the libraries, writes its key.
@@ -46,5 +49,6 @@ let package = Package(
         .testTarget(name: "STSCoreTests", dependencies: ["STSCore"]),
         .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore"]),
         .testTarget(name: "STSDNSTests", dependencies: ["STSDNS"]),
+        .testTarget(name: "STSConfigTests", dependencies: ["STSConfig", "STSCore"]),
     ]
 )

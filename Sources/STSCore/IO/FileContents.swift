@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import STSCore
 
 /// Reads a local file with a bound on how much is read.
 public enum FileContents {

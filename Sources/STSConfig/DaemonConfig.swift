@@ -1,0 +1,72 @@
+import STSCore
+
+/// The daemon's configuration: the `mta-sts-daemon.yml` format of postfix-mta-sts-resolver, with its
+/// defaults, plus our own keys. Read once at start (and on SIGHUP) and validated as a whole.
+public struct DaemonConfig: Sendable, Equatable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8461
+    /// A unix socket path; when set, `host` and `port` are not used.
+    public var path: String?
+    /// File mode of the unix socket (`0666` in the file is octal, as in the old daemon).
+    public var mode: Int?
+    public var reusePort: Bool = true
+    /// Seconds that existing clients get to finish on shutdown.
+    public var shutdownTimeout: Double = 20
+    /// Seconds a cached entry is used without re-checking the TXT id.
+    public var cacheGrace: Double = 60
+    public var cache = CacheConfig()
+    public var proactivePolicyFetching = ProactiveFetchingConfig()
+    public var defaultZone = ZoneConfig()
+    public var zones: [String: ZoneConfig] = [:]
+    /// Where the Prometheus metrics are served (`host:port`); off when nil.
+    public var metricsListen: String?
+
+    public init() {}
+
+    /// The zone for a socketmap name: its own section, else `default_zone`.
+    public func zone(named name: String) -> ZoneConfig {
+        zones[name] ?? defaultZone
+    }
+}
+
+public struct CacheConfig: Sendable, Equatable {
+    public enum Backend: String, Sendable, CaseIterable {
+        case `internal`, sqlite, redis
+        case redisSentinel = "redis_sentinel"
+        case postgres
+    }
+
+    public var type: Backend = .internal
+    /// The backend's options as written (strings, numbers and lists), checked by the backend itself.
+    public var options: [String: YAMLNode] = [:]
+    /// `options.cache_size` for the internal backend, and the bound of every backend's entry count.
+    public var cacheSize: Int = 10_000
+
+    public init() {}
+}
+
+public struct ProactiveFetchingConfig: Sendable, Equatable {
+    public var enabled = false
+    /// Seconds between refresh runs.
+    public var interval: Double = 86400
+    public var concurrencyLimit = 100
+    /// A policy is refreshed when less than interval × grace_ratio of its life is left.
+    public var graceRatio: Double = 2.0
+
+    public init() {}
+}
+
+public struct ZoneConfig: Sendable, Equatable {
+    public var strictTesting = false
+    /// Seconds a lookup may take on the request path.
+    public var timeout: Double = 4
+    public var requireSNI = true
+    public var tlsrpt = false
+
+    public init() {}
+
+    /// The answer-rendering part of the zone.
+    public var answerOptions: ZoneOptions {
+        ZoneOptions(requireSNI: requireSNI, strictTesting: strictTesting, tlsrpt: tlsrpt)
+    }
+}

@@ -1,0 +1,145 @@
+import STSConfig
+import STSCore
+import XCTest
+
+final class ConfigLoaderTests: XCTestCase {
+    func load(_ text: String) throws -> ConfigLoader.Loaded {
+        try ConfigLoader.load(Array(text.utf8), file: "test.yml")
+    }
+
+    func failure(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> ConfigError? {
+        do {
+            _ = try load(text)
+            XCTFail("expected the config to be refused", file: file, line: line)
+            return nil
+        } catch let error as ConfigError {
+            return error
+        } catch {
+            XCTFail("unexpected \(error)", file: file, line: line)
+            return nil
+        }
+    }
+
+    func testEmptyFileGivesTheOldDaemonsDefaults() throws {
+        let config = try load("").config
+        XCTAssertEqual(config.host, "127.0.0.1")
+        XCTAssertEqual(config.port, 8461)
+        XCTAssertNil(config.path)
+        XCTAssertEqual(config.reusePort, true)
+        XCTAssertEqual(config.shutdownTimeout, 20)
+        XCTAssertEqual(config.cacheGrace, 60)
+        XCTAssertEqual(config.cache.type, .internal)
+        XCTAssertEqual(config.cache.cacheSize, 10_000)
+        XCTAssertEqual(config.proactivePolicyFetching, ProactiveFetchingConfig())
+        XCTAssertEqual(config.defaultZone.timeout, 4)
+        XCTAssertEqual(config.defaultZone.requireSNI, true)
+        XCTAssertEqual(config.defaultZone.strictTesting, false)
+        XCTAssertEqual(config.defaultZone.tlsrpt, false)
+    }
+
+    func testTheOldDaemonsExampleConfig() throws {
+        let text = """
+            host: 127.0.0.1
+            port: 8461
+            reuse_port: true
+            shutdown_timeout: 20
+            cache:
+              type: sqlite
+              options:
+                filename: "/var/lib/mta-sts/cache.db"
+            default_zone:
+              strict_testing: false
+              timeout: 4
+            zones:
+              myzone:
+                strict_testing: false
+                timeout: 4
+              nosni:
+                require_sni: no
+            proactive_policy_fetching:
+              enabled: yes
+              interval: 86400
+              concurrency_limit: 100
+              grace_ratio: 2
+            """
+        let loaded = try load(text)
+        XCTAssertEqual(loaded.warnings, [])
+        let config = loaded.config
+        XCTAssertEqual(config.cache.type, .sqlite)
+        XCTAssertEqual(config.cache.options["filename"], .scalar("/var/lib/mta-sts/cache.db", plain: false, line: 8))
+        XCTAssertEqual(config.zone(named: "nosni").requireSNI, false)
+        XCTAssertEqual(config.zone(named: "myzone").requireSNI, true)
+        XCTAssertEqual(config.zone(named: "unknown-zone"), config.defaultZone)
+        XCTAssertTrue(config.proactivePolicyFetching.enabled)
+        XCTAssertEqual(config.proactivePolicyFetching.graceRatio, 2)
+    }
+
+    func testZonesInheritTheDefaultZone() throws {
+        let config = try load("default_zone:\n  timeout: 9\n  tlsrpt: true\nzones:\n  a:\n    strict_testing: true\n").config
+        XCTAssertEqual(config.zone(named: "a").timeout, 9)
+        XCTAssertEqual(config.zone(named: "a").tlsrpt, true)
+        XCTAssertEqual(config.zone(named: "a").strictTesting, true)
+    }
+
+    func testUnixSocketModeIsOctalLikePyYAML() throws {
+        XCTAssertEqual(try load("path: /run/sts.sock\nmode: 0666\n").config.mode, 0o666)
+        XCTAssertEqual(try load("mode: 0o640\n").config.mode, 0o640)
+        XCTAssertEqual(try load("mode: 438\n").config.mode, 0o666)
+    }
+
+    func testErrorsNameTheKeyAndLine() {
+        let error = failure("host: 127.0.0.1\nport: 99999\n")
+        XCTAssertEqual(error?.line, 2)
+        XCTAssertEqual(error?.key, "port")
+        XCTAssertEqual(error?.description, "test.yml:2: port: must be between 1 and 65535, not 99999")
+
+        XCTAssertEqual(failure("zones:\n  z:\n    timeout: soon\n")?.description, "test.yml:3: zones.z.timeout: must be a number, not \"soon\"")
+        XCTAssertEqual(failure("reuse_port: maybe\n")?.key, "reuse_port")
+        XCTAssertEqual(failure("reuse_port: \"true\"\n")?.key, "reuse_port", "a quoted true is a string")
+        XCTAssertEqual(failure("cache:\n  type: memcached\n")?.line, 2)
+        XCTAssertEqual(failure("cache:\n  type: sqlite\n")?.key, "cache.options.filename")
+        XCTAssertEqual(failure("default_zone:\n  timeout: 101\n")?.key, "default_zone.timeout")
+        XCTAssertEqual(failure("default_zone: [1, 2]\n")?.key, "default_zone")
+        XCTAssertEqual(failure("port: [1]\n")?.key, "port")
+    }
+
+    func testYAMLSyntaxErrorsSayWhere() {
+        let error = failure("host: 127.0.0.1\ncache:\n  type: [unclosed\n")
+        XCTAssertNotNil(error)
+        XCTAssertGreaterThan(error?.line ?? 0, 1)
+        XCTAssertEqual(failure("port: 1\nport: 2\n")?.line, 2, "duplicate keys are refused")
+        XCTAssertNotNil(failure("a: 1\n---\nb: 2\n"), "one document only")
+    }
+
+    func testUnknownKeysWarn() throws {
+        let loaded = try load("host: 127.0.0.1\nprot: 8461\ndefault_zone:\n  strict_tests: true\n")
+        XCTAssertEqual(loaded.warnings.map(\.key), ["prot", "default_zone.strict_tests"])
+        XCTAssertEqual(loaded.warnings.map(\.line), [2, 4])
+    }
+
+    func testNullKeepsTheDefault() throws {
+        let config = try load("host:\nport: ~\ncache:\n").config
+        XCTAssertEqual(config.host, "127.0.0.1")
+        XCTAssertEqual(config.port, 8461)
+    }
+
+    func testAliasBombsAreRefused() {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...9 { text += "a\(i): &a\(i) [*a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1)]\n" }
+        XCTAssertNotNil(failure(text))
+    }
+
+    func testScalars() {
+        XCTAssertEqual(Scalar.int("0x1F"), 31)
+        XCTAssertEqual(Scalar.int("-12"), -12)
+        XCTAssertEqual(Scalar.int("1_000"), 1000)
+        XCTAssertNil(Scalar.int("12a"))
+        XCTAssertNil(Scalar.int("09"), "not octal")
+        XCTAssertEqual(Scalar.number("2.5"), 2.5)
+        XCTAssertEqual(Scalar.number("1e3"), 1000)
+        XCTAssertNil(Scalar.number("inf"))
+        XCTAssertEqual(Scalar.bool("on"), true)
+        XCTAssertEqual(Scalar.bool("Off"), false)
+        XCTAssertNil(Scalar.bool("tru"))
+    }
+}
