@@ -1,0 +1,85 @@
+/// Incremental netstring decoder (`<length>:<payload>,`), the framing of Postfix's socketmap protocol.
+///
+/// Bytes arrive in any pieces; `next()` hands out each complete payload. The length is bounded before
+/// any payload is buffered, so a peer cannot make us hold more than `maxPayload` bytes. After a
+/// malformed frame the decoder stays failed: the stream cannot be resynchronised.
+public struct NetstringDecoder: Sendable {
+    public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        case badLength
+        case tooLong(Int)
+        case missingComma
+
+        public var description: String {
+            switch self {
+            case .badLength: "malformed netstring length"
+            case .tooLong(let limit): "netstring longer than \(limit) bytes"
+            case .missingComma: "netstring not terminated by ','"
+            }
+        }
+    }
+
+    public let maxPayload: Int
+    private var buffer: [UInt8] = []
+    private var consumed = 0
+    private var failure: Failure?
+
+    /// Postfix's socketmap client sends at most 10000 bytes.
+    public init(maxPayload: Int = 10_000) {
+        self.maxPayload = maxPayload
+    }
+
+    public mutating func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
+        if consumed > 4096 && consumed * 2 > buffer.count {
+            buffer.removeFirst(consumed)
+            consumed = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The next complete payload; nil when more bytes are needed. Throws once the stream is malformed.
+    public mutating func next() throws(Failure) -> [UInt8]? {
+        if let failure { throw failure }
+        let maxDigits = String(maxPayload).count
+        var index = consumed
+        var length = 0
+        var digits = 0
+        while index < buffer.count, buffer[index] != UInt8(ascii: ":") {
+            let byte = buffer[index]
+            guard byte >= 0x30 && byte <= 0x39 else { return try fail(.badLength) }
+            digits += 1
+            guard digits <= maxDigits else { return try fail(.tooLong(maxPayload)) }
+            length = length * 10 + Int(byte - 0x30)
+            index += 1
+        }
+        guard index < buffer.count else { return nil }  // no ':' yet
+        guard digits > 0 else { return try fail(.badLength) }
+        guard length <= maxPayload else { return try fail(.tooLong(maxPayload)) }
+        let start = index + 1
+        guard buffer.count >= start + length + 1 else { return nil }
+        guard buffer[start + length] == UInt8(ascii: ",") else { return try fail(.missingComma) }
+        let payload = Array(buffer[start..<start + length])
+        consumed = start + length + 1
+        return payload
+    }
+
+    /// Bytes received and not yet part of a returned payload.
+    public var pendingByteCount: Int { buffer.count - consumed }
+
+    private mutating func fail(_ failure: Failure) throws(Failure) -> [UInt8]? {
+        self.failure = failure
+        buffer = []
+        consumed = 0
+        throw failure
+    }
+}
+
+/// Netstring framing for replies.
+public enum NetstringEncoder {
+    public static func encode(_ payload: [UInt8]) -> [UInt8] {
+        Array(String(payload.count).utf8) + [UInt8(ascii: ":")] + payload + [UInt8(ascii: ",")]
+    }
+
+    public static func encode(_ payload: String) -> [UInt8] {
+        encode(Array(payload.utf8))
+    }
+}

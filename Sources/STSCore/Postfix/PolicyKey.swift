@@ -1,0 +1,47 @@
+/// Turns the key Postfix's TLS policy lookup sends into the policy domain to answer for, or says why
+/// there is none. Postfix looks up the next-hop destination in several forms (SPEC, RFC 8461 §3.4):
+///
+///     example.com  EXAMPLE.COM  example.com.   the domain itself
+///     [example.com]  [example.com]:587  example.com:587   relayhost forms: the host is the policy domain
+///     .example.com                             a parent-domain probe: never answered with a policy
+///     [192.0.2.1]  192.0.2.1  [ipv6:2001:db8::1]   address literals: no policy
+///     bücher.example                           UTF-8 IDN: looked up as its A-label
+public enum PolicyKey: Sendable, Equatable {
+    case domain(String)
+    case noPolicy(String)
+
+    public static func resolve(_ key: String) -> PolicyKey {
+        if key.hasPrefix(".") { return .noPolicy("parent-domain probe") }
+        var host = Substring(key)
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return .noPolicy("unbalanced brackets") }
+            let rest = host[host.index(after: close)...]
+            guard rest.isEmpty || isPort(rest) else { return .noPolicy("unexpected text after ]") }
+            host = host[host.index(after: host.startIndex)..<close]
+            if host.lowercased().hasPrefix("ipv6:") || host.contains(":") { return .noPolicy("address literal") }
+        } else if let colon = host.lastIndex(of: ":") {
+            let port = host[colon...]
+            // A bare IPv6 address has colons but is no host:port.
+            guard isPort(port), !host[..<colon].contains(":") else { return .noPolicy("address literal") }
+            host = host[..<colon]
+        }
+        if isIPv4(host) || isIPv4(host.hasSuffix(".") ? host.dropLast() : host) { return .noPolicy("address literal") }
+        do {
+            return .domain(try DomainName.normalize(String(host)))
+        } catch {
+            return .noPolicy(error.message)
+        }
+    }
+
+    /// `:` followed by 1 to 5 digits.
+    static func isPort(_ text: Substring) -> Bool {
+        text.first == ":" && (2...6).contains(text.count) && text.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    static func isIPv4(_ text: Substring) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            (1...3).contains(part.count) && part.allSatisfy { $0.isASCII && $0.isNumber } && Int(part)! <= 255
+        }
+    }
+}

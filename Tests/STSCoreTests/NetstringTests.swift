@@ -1,0 +1,107 @@
+import STSCore
+import XCTest
+
+final class NetstringTests: XCTestCase {
+    func payloads(_ chunks: [String], max: Int = 10_000) throws -> [String] {
+        var decoder = NetstringDecoder(maxPayload: max)
+        var result: [String] = []
+        for chunk in chunks {
+            decoder.append(Array(chunk.utf8))
+            while let payload = try decoder.next() { result.append(String(decoding: payload, as: UTF8.self)) }
+        }
+        return result
+    }
+
+    func testWholeAndPipelinedFrames() throws {
+        XCTAssertEqual(try payloads(["19:postfix example.com,"]), ["postfix example.com"])
+        XCTAssertEqual(try payloads(["3:abc,0:,5:hello,"]), ["abc", "", "hello"])
+    }
+
+    func testFramesSplitAtEveryByte() throws {
+        let stream = "19:postfix example.com,7:postfix,"
+        XCTAssertEqual(try payloads(stream.map { String($0) }), ["postfix example.com", "postfix"])
+    }
+
+    func testIncompleteFrameWaits() throws {
+        var decoder = NetstringDecoder()
+        decoder.append(Array("5:hel".utf8))
+        XCTAssertNil(try decoder.next())
+        decoder.append(Array("lo".utf8))
+        XCTAssertNil(try decoder.next(), "the comma is still missing")
+        decoder.append([UInt8(ascii: ",")])
+        XCTAssertEqual(try decoder.next(), Array("hello".utf8))
+        XCTAssertEqual(decoder.pendingByteCount, 0)
+    }
+
+    func testMalformedFrames() {
+        for bad in ["x:abc,", ":abc,", "3:abcd", "3:abc;", "-1:a,", " 3:abc,", "3 :abc,"] {
+            XCTAssertThrowsError(try payloads([bad]), bad)
+        }
+    }
+
+    func testLengthIsBoundedBeforeBuffering() {
+        XCTAssertEqual(try payloads(["10000:" + String(repeating: "a", count: 10000) + ","]).first?.count, 10000)
+        XCTAssertThrowsError(try payloads(["10001:"])) { XCTAssertEqual($0 as? NetstringDecoder.Failure, .tooLong(10000)) }
+        XCTAssertThrowsError(try payloads(["999999999999999999999999"]), "endless digits")
+    }
+
+    func testFailureIsSticky() throws {
+        var decoder = NetstringDecoder()
+        decoder.append(Array("3:abc,x:".utf8))
+        XCTAssertEqual(try decoder.next(), Array("abc".utf8), "replies already due come first")
+        XCTAssertThrowsError(try decoder.next())
+        decoder.append(Array("3:abc,".utf8))
+        XCTAssertThrowsError(try decoder.next())
+    }
+
+    func testEncoder() {
+        XCTAssertEqual(String(decoding: NetstringEncoder.encode("OK secure"), as: UTF8.self), "9:OK secure,")
+        XCTAssertEqual(String(decoding: NetstringEncoder.encode(""), as: UTF8.self), "0:,")
+        XCTAssertEqual(NetstringEncoder.encode("é").count, "2:é,".utf8.count)
+    }
+}
+
+final class SocketmapTests: XCTestCase {
+    func testRequest() {
+        XCTAssertEqual(SocketmapRequest(payload: Array("postfix example.com".utf8)), SocketmapRequest(name: "postfix", key: "example.com"))
+        XCTAssertEqual(SocketmapRequest(payload: Array("postfix a b".utf8))?.key, "a b")
+        XCTAssertNil(SocketmapRequest(payload: Array("postfix".utf8)))
+        XCTAssertNil(SocketmapRequest(payload: Array(" example.com".utf8)))
+        XCTAssertNil(SocketmapRequest(payload: Array("postfix ".utf8)))
+        XCTAssertNil(SocketmapRequest(payload: Array("postfix exa\nmple.com".utf8)))
+        XCTAssertNil(SocketmapRequest(payload: [0x70, 0x20, 0xFF]))
+    }
+
+    func testReplies() {
+        XCTAssertEqual(SocketmapReply.ok("secure match=a.example").payload, "OK secure match=a.example")
+        XCTAssertEqual(SocketmapReply.notFound.payload, "NOTFOUND ")
+        XCTAssertEqual(SocketmapReply.temp("dns\nfailure").payload, "TEMP dns?failure")
+        XCTAssertEqual(String(decoding: SocketmapReply.notFound.netstring, as: UTF8.self), "9:NOTFOUND ,")
+    }
+}
+
+final class PolicyKeyTests: XCTestCase {
+    func testKeyForms() {
+        let cases: [(String, PolicyKey)] = [
+            ("example.com", .domain("example.com")),
+            ("EXAMPLE.COM", .domain("example.com")),
+            ("example.com.", .domain("example.com")),
+            ("[example.com]", .domain("example.com")),
+            ("[example.com]:587", .domain("example.com")),
+            ("example.com:587", .domain("example.com")),
+            ("[Mail.Example.COM.]:25", .domain("mail.example.com")),
+            ("bücher.example", .domain("xn--bcher-kva.example")),
+            ("[bücher.example]:25", .domain("xn--bcher-kva.example")),
+        ]
+        for (key, expected) in cases { XCTAssertEqual(PolicyKey.resolve(key), expected, key) }
+    }
+
+    func testKeysWithoutAPolicy() {
+        for key in [".example.com", "[192.0.2.1]", "[192.0.2.1]:25", "192.0.2.1", "192.0.2.1:25", "[ipv6:2001:db8::1]", "[2001:db8::1]",
+                    "2001:db8::1", "::1", "[example.com", "[example.com]x", "example.com:", "example.com:abc", "example.com:123456",
+                    "", "localhost", "a..example", "exa mple.com"]
+        {
+            guard case .noPolicy = PolicyKey.resolve(key) else { return XCTFail("\(key) must have no policy") }
+        }
+    }
+}
