@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CIDN2", providers: [.apt(["libidn2-dev"])]),
         .systemLibrary(name: "CUnbound", providers: [.apt(["libunbound-dev"])]),
         .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
         // The RFC logic: domain names, TXT records, policies, Postfix answers, JSON. Pure functions.
         .target(name: "STSCore", dependencies: ["CIDN2"]),
@@ -27,6 +28,8 @@ let package = Package(
         ]),
         // The daemon's config file (the mta-sts-daemon.yml format) through libyaml.
         .target(name: "STSConfig", dependencies: ["STSCore", "CYAML"]),
+        // The policy cache: one protocol, backends for memory and sqlite.
+        .target(name: "STSCache", dependencies: ["STSCore", "CSQLite"]),
         // DNS lookups through libunbound.
         .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
         // What each stage does to a record: reads its inputs, calls the libraries, writes its key.
@@ -49,6 +52,7 @@ let package = Package(
         .testTarget(name: "STSCoreTests", dependencies: ["STSCore"]),
         .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore"]),
         .testTarget(name: "STSDNSTests", dependencies: ["STSDNS"]),
+        .testTarget(name: "STSCacheTests", dependencies: ["STSCache", "STSCore"]),
         .testTarget(name: "STSConfigTests", dependencies: ["STSConfig", "STSCore"]),
     ]
 )

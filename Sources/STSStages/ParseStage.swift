@@ -21,20 +21,9 @@ public struct ParseStage: RecordStage {
     /// The `policy` value for a policy body.
     public static func evaluate(_ body: [UInt8]) -> JSONValue {
         do {
-            return render(try PolicyParser.parse(body))
+            return try PolicyParser.parse(body).json
         } catch {
             return ["status": "error", "error": error.json]
         }
-    }
-
-    public static func render(_ policy: Policy) -> JSONValue {
-        [
-            "status": "valid",
-            "version": .string(policy.version),
-            "mode": .string(policy.mode.rawValue),
-            "max_age": .int(policy.maxAge),
-            "mx": .array(policy.mx.map { .string($0.pattern) }),
-            "lines": .array(policy.lines.map { .string($0) }),
-        ]
     }
 }

@@ -83,24 +83,6 @@ public struct Verdict: Sendable, Equatable {
     }
 }
 
-extension Policy {
-    /// Reads back the `policy` value written by sts-parse, re-checking every mx pattern.
-    public init?(json: JSONValue) {
-        guard let version = json["version"]?.stringValue,
-            let mode = json["mode"]?.stringValue.flatMap(PolicyMode.init(rawValue:)),
-            let maxAge = json["max_age"]?.intValue,
-            let mxValues = json["mx"]?.arrayValue
-        else { return nil }
-        var patterns: [MXPattern] = []
-        for value in mxValues {
-            guard let text = value.stringValue, let pattern = MXPattern(text) else { return nil }
-            patterns.append(pattern)
-        }
-        let lines = json["lines"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        self.init(version: version, mode: mode, maxAge: maxAge, mx: patterns, lines: lines)
-    }
-}
-
 extension DomainField {
     static func normalizedOrNil(in record: JSONObject) -> String? {
         if case .success(let name) = normalized(in: record) { return name }

@@ -1,0 +1,123 @@
+import Dispatch
+import Foundation
+import STSCore
+
+/// The `sqlite` backend: one file, WAL journal, at most `capacity` entries (the least recently used
+/// are evicted). sqlite calls block, so they run on a serial queue of their own, never on the
+/// cooperative thread pool.
+public final class SQLiteCache: CacheBackend, @unchecked Sendable {
+    public static let schemaVersion = 1
+
+    public let capacity: Int
+    private let database: SQLiteDatabase
+    private let queue = DispatchQueue(label: "sts-cache-sqlite")
+    private var putsSinceEvictionCheck = 0
+
+    public init(path: String, capacity: Int, busyTimeout: Double = 5) throws(STSError) {
+        self.capacity = max(1, capacity)
+        database = try SQLiteDatabase(path: path, busyTimeoutMs: Int32(busyTimeout * 1000))
+        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS sts_policy (
+                domain TEXT PRIMARY KEY NOT NULL,
+                policy_id TEXT,
+                policy TEXT,
+                fetched_at INTEGER NOT NULL,
+                confirmed_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                failed_at INTEGER,
+                failed_id TEXT,
+                last_used INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS sts_policy_last_used ON sts_policy(last_used);
+            PRAGMA user_version = \(Self.schemaVersion);
+            """)
+        // A file that opens but is damaged must be found now, not on the first lookup.
+        let check = try database.query("PRAGMA quick_check")
+        guard check.first?.first == .text("ok") else {
+            throw STSError(.internalError, "the sqlite cache \(path) is damaged")
+        }
+    }
+
+    private func run<T: Sendable>(_ work: @escaping @Sendable () throws(STSError) -> T) async throws(STSError) -> T {
+        let result: Result<T, STSError> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: Result { () throws(STSError) -> T in try work() })
+            }
+        }
+        return try result.get()
+    }
+
+    private static let columns = "domain, policy_id, policy, fetched_at, confirmed_at, expires_at, failed_at, failed_id"
+
+    public func get(_ domain: String) async throws(STSError) -> CacheEntry? {
+        try await run { [database] () throws(STSError) -> CacheEntry? in
+            guard let row = try database.query("SELECT \(Self.columns) FROM sts_policy WHERE domain = ?", [.text(domain)]).first else { return nil }
+            try database.query("UPDATE sts_policy SET last_used = ? WHERE domain = ?", [.int(Self.now()), .text(domain)])
+            return Self.entry(row)
+        }
+    }
+
+    public func put(_ entry: CacheEntry) async throws(STSError) {
+        try await run { [self] () throws(STSError) in
+            let policyText = entry.policy.map { JSONWriter.string($0.json) }
+            try database.query(
+                "INSERT OR REPLACE INTO sts_policy (\(Self.columns), last_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [.text(entry.domain), entry.policyID.map { .text($0) } ?? .null, policyText.map { .text($0) } ?? .null,
+                 .int(entry.fetchedAt), .int(entry.confirmedAt), .int(entry.expiresAt),
+                 entry.failedAt.map { .int($0) } ?? .null, entry.failedID.map { .text($0) } ?? .null, .int(Self.now())])
+            try evictIfFull()
+        }
+    }
+
+    /// Checked every so often rather than on every put: counting is a scan.
+    private func evictIfFull() throws(STSError) {
+        putsSinceEvictionCheck += 1
+        guard putsSinceEvictionCheck >= max(1, min(64, capacity / 16)) else { return }
+        putsSinceEvictionCheck = 0
+        guard case .int(let count)? = try database.query("SELECT count(*) FROM sts_policy").first?.first, count > capacity else { return }
+        try database.query(
+            "DELETE FROM sts_policy WHERE domain IN (SELECT domain FROM sts_policy ORDER BY last_used LIMIT ?)",
+            [.int(count - Int64(capacity))])
+    }
+
+    public func delete(_ domain: String) async throws(STSError) {
+        try await run { [database] () throws(STSError) in
+            try database.query("DELETE FROM sts_policy WHERE domain = ?", [.text(domain)])
+        }
+    }
+
+    public func list(after cursor: String?, limit: Int) async throws(STSError) -> [CacheEntry] {
+        try await run { [database] () throws(STSError) -> [CacheEntry] in
+            try database.query("SELECT \(Self.columns) FROM sts_policy WHERE domain > ? ORDER BY domain LIMIT ?", [.text(cursor ?? ""), .int(Int64(limit))])
+                .compactMap(Self.entry)
+        }
+    }
+
+    public func purgeAll() async throws(STSError) {
+        try await run { [database] () throws(STSError) in try database.query("DELETE FROM sts_policy") }
+    }
+
+    public func count() async throws(STSError) -> Int {
+        try await run { [database] () throws(STSError) -> Int in
+            guard case .int(let count)? = try database.query("SELECT count(*) FROM sts_policy").first?.first else { return 0 }
+            return Int(count)
+        }
+    }
+
+    /// A row back to an entry, through the same checks as any JSON entry; a row that fails them is
+    /// treated as absent.
+    private static func entry(_ row: [SQLiteDatabase.Value]) -> CacheEntry? {
+        guard row.count == 8, case .text(let domain) = row[0], case .int(let fetchedAt) = row[3],
+            case .int(let confirmedAt) = row[4], case .int(let expiresAt) = row[5]
+        else { return nil }
+        var object: JSONObject = ["domain": .string(domain), "fetched_at": .int(fetchedAt), "confirmed_at": .int(confirmedAt), "expires_at": .int(expiresAt)]
+        if case .text(let id) = row[1] { object["policy_id"] = .string(id) }
+        if case .text(let policy) = row[2] { object["policy"] = (try? JSONParser.parse(policy)) ?? .string("invalid") }
+        if case .int(let failedAt) = row[6] { object["failed_at"] = .int(failedAt) }
+        if case .text(let failedID) = row[7] { object["failed_id"] = .string(failedID) }
+        return CacheEntry(json: .object(object))
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+}
