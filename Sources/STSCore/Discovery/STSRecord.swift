@@ -1,6 +1,6 @@
 /// A valid `_mta-sts` TXT record (RFC 8461 §3.1).
 public struct STSRecord: Sendable, Equatable {
-    /// The policy id: 1 to 32 letters and digits.
+    /// The policy id: 1 to 32 letters and digits. A change tells senders to fetch the policy again.
     public var id: String
     /// Extension fields, in record order.
     public var extensions: [STSRecordExtension]
@@ -11,16 +11,5 @@ public struct STSRecord: Sendable, Equatable {
         self.id = id
         self.extensions = extensions
         self.text = text
-    }
-}
-
-/// An extension field of an STS TXT record: `name=value`.
-public struct STSRecordExtension: Sendable, Equatable {
-    public var name: String
-    public var value: String
-
-    public init(name: String, value: String) {
-        self.name = name
-        self.value = value
     }
 }

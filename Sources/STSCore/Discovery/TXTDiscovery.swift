@@ -1,15 +1,16 @@
 /// RFC 8461 §3.1 policy discovery over the TXT RRset found at `_mta-sts.<domain>`.
 public enum TXTDiscovery {
-    /// The prefix that makes a TXT record an STS record; others are discarded before counting.
+    /// What makes a TXT record an STS record, byte for byte: `v=STSv1 ;` and `v=stsv1;` are other records.
     static let versionPrefix = Array("v=STSv1;".utf8)
 
-    /// Decides from the RRset (each record's strings already joined) whether the domain has a policy.
+    /// Decides from the RRset (each record's strings already joined) whether the domain has a policy:
+    /// records not beginning with `v=STSv1;` are discarded, exactly one must remain, and it must be valid.
     public static func evaluate(_ records: [[UInt8]]) -> TXTDiscoveryOutcome {
         if records.isEmpty { return .none(.nodata, message: "no TXT records") }
         let candidates = records.filter { $0.starts(with: versionPrefix) }
         switch candidates.count {
         case 0:
-            return .none(.noSTSRecord, message: "no TXT record begins with v=STSv1;")
+            return .none(.noSTSRecord, message: "none of \(records.count) TXT records begins with v=STSv1;")
         case 1:
             do {
                 return .found(try STSRecordParser.parse(candidates[0]))
@@ -25,18 +26,4 @@ public enum TXTDiscovery {
     public static func concatenate(_ strings: [[UInt8]]) -> [UInt8] {
         strings.flatMap { $0 }
     }
-}
-
-public enum TXTDiscoveryOutcome: Sendable, Equatable {
-    case found(STSRecord)
-    case none(NoPolicyReason, message: String)
-}
-
-/// Why a domain has no policy, as written in `txt.reason`.
-public enum NoPolicyReason: String, Sendable {
-    case nxdomain
-    case nodata
-    case noSTSRecord = "no-sts-record"
-    case multipleRecords = "multiple-records"
-    case invalidRecord = "invalid-record"
 }

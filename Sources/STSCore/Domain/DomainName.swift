@@ -1,95 +1,128 @@
 import CIDN2
 
-/// Domain names as the pipeline and Postfix's keys give them, reduced to the one form we look up,
-/// cache and compare: lower-case A-labels, no trailing dot.
+/// Domain names as users, Postfix keys and policies give them, reduced to the one form we look up,
+/// cache, compare and write into Postfix's answer: lower-case A-labels, no trailing dot.
 public enum DomainName {
-    /// Longest input considered at all; a longer one is refused before any work.
+    /// Longest input looked at at all; anything longer is refused before any work.
     public static let maxInputBytes = 1024
+    /// RFC 1035 limits, in presentation form without the trailing dot.
+    public static let maxNameBytes = 253
+    public static let maxLabelBytes = 63
+
+    /// The full stop and the three dots UTS #46 maps to it.
+    static let labelSeparators: Set<Unicode.Scalar> = [".", "\u{3002}", "\u{FF0E}", "\u{FF61}"]
 
     /// Normalises a policy domain: lower-cases, removes one trailing dot, converts U-labels to A-labels
-    /// (IDNA2008 with UTS #46 non-transitional mapping, libidn2), then checks the result is a host name.
-    /// Names with a single label are refused: a policy host `mta-sts.<domain>` needs a registered domain.
+    /// (IDNA2008 with UTS #46 non-transitional mapping, libidn2), then checks the result with
+    /// `isValidHostname`.
+    ///
+    /// Names of a single label (`localhost`) are refused: MTA-STS needs `mta-sts.<domain>` and
+    /// `_mta-sts.<domain>` in public DNS, so a policy domain has at least two labels (`good.test` is fine).
+    /// Pure-ASCII labels are not sent through libidn2, so valid host names such as `r3--sn-a.example`
+    /// (hyphens in positions 3 and 4, which IDNA2008 refuses for U-labels) keep working; `xn--` labels
+    /// are checked to be valid A-labels.
     public static func normalize(_ input: String) throws(STSError) -> String {
-        let bytes = input.utf8
-        guard !bytes.isEmpty else { throw STSError(.invalidDomain, "the domain name is empty") }
-        guard bytes.count <= maxInputBytes else {
+        let byteCount = input.utf8.count
+        guard byteCount > 0 else { throw STSError(.invalidDomain, "the domain name is empty") }
+        guard byteCount <= maxInputBytes else {
             throw STSError(.invalidDomain, "the domain name is longer than \(maxInputBytes) bytes")
         }
-        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-            throw STSError(.invalidDomain, "the domain name contains control characters")
+        guard !input.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw STSError(.invalidDomain, "\(UntrustedText.quoted(input)) contains a control character")
         }
-        if bytes.contains(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]") }) {
-            throw STSError(.invalidDomain, "\"\(input)\" is an address or has a port, not a domain name")
+        if input.utf8.contains(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]") }) {
+            throw STSError(.invalidDomain, "\(UntrustedText.quoted(input)) is an address or has a port, not a domain name")
         }
-        var name = input
-        if name.hasSuffix(".") { name.removeLast() }
 
-        let ascii: String
-        if name.utf8.allSatisfy({ $0 < 0x80 }) {
-            ascii = String(decoding: name.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
-            if ascii.split(separator: ".", omittingEmptySubsequences: false).contains(where: { $0.hasPrefix("xn--") }) {
-                try checkALabels(ascii)
-            }
-        } else {
-            ascii = try toASCII(name)
+        // UTS #46 treats these four as label separators; splitting first lets each label be converted on
+        // its own, so a mapping can never merge or split labels behind our back. Scalars, not Characters:
+        // a dot followed by a combining mark is still a separator.
+        var labels = input.unicodeScalars.split(omittingEmptySubsequences: false, whereSeparator: labelSeparators.contains)
+            .map { String(String.UnicodeScalarView($0)) }
+        if labels.count > 1, labels.last!.isEmpty { labels.removeLast() }
+
+        var asciiLabels: [String] = []
+        for label in labels {
+            asciiLabels.append(try asciiLabel(label, in: input))
         }
-        if let problem = hostnameProblem(ascii) {
-            throw STSError(.invalidDomain, "\"\(input)\" is not a valid domain name: \(problem)")
+        let name = asciiLabels.joined(separator: ".")
+        if let problem = hostnameProblem(name) {
+            throw STSError(.invalidDomain, "\(UntrustedText.quoted(input)) is not a valid domain name: \(problem)")
         }
-        return ascii
+        return name
     }
 
-    /// Strict check of a normalised host name: lower-case LDH labels of 1 to 63 characters, no hyphen
-    /// at either end of a label, at most 253 characters, at least two labels, no trailing dot, and a
-    /// last label that is not all digits (so no IPv4 address passes).
+    /// Strict check of an already normalised host name: lower-case LDH labels of 1 to 63 characters, no
+    /// hyphen at either end of a label, at most 253 characters, at least two labels, no trailing dot,
+    /// and a last label that is not all digits (so no IPv4 address passes). Only such names may reach
+    /// Postfix's answer.
     public static func isValidHostname(_ name: String) -> Bool {
         hostnameProblem(name) == nil
     }
 
+    /// What is wrong with `name` as a normalised host name, in words; nil when nothing is.
     static func hostnameProblem(_ name: String) -> String? {
         let bytes = Array(name.utf8)
         if bytes.isEmpty { return "it is empty" }
-        if bytes.count > 253 { return "it is longer than 253 characters" }
+        if bytes.count > maxNameBytes { return "it is longer than \(maxNameBytes) characters" }
         let labels = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        if labels.count < 2 { return "it has a single label" }
+        if labels.count < 2 { return "it has a single label (a policy domain has at least two)" }
         for label in labels {
             if label.isEmpty { return "it has an empty label" }
-            if label.count > 63 { return "a label is longer than 63 characters" }
-            if label.first == UInt8(ascii: "-") || label.last == UInt8(ascii: "-") { return "a label starts or ends with a hyphen" }
-            for byte in label {
-                let ok = (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: "-")
-                if !ok {
-                    return byte >= 0x41 && byte <= 0x5A ? "it has upper-case letters" : "it has a character other than letters, digits and hyphens"
-                }
+            if label.count > maxLabelBytes { return "a label is longer than \(maxLabelBytes) characters" }
+            if label.first == UInt8(ascii: "-") || label.last == UInt8(ascii: "-") {
+                return "a label begins or ends with a hyphen"
+            }
+            for byte in label where !isLDH(byte) {
+                return isUpperASCII(byte) ? "it has upper-case letters" : "it has a character other than letters, digits and hyphens"
             }
         }
-        if labels.last!.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return "the last label is all digits (an address, not a name)" }
+        if labels.allSatisfy({ $0.allSatisfy(isDigit) }) { return "it is an IPv4 address, not a name" }
+        if labels.last!.allSatisfy(isDigit) { return "the last label is all digits" }
         return nil
     }
 
-    /// U-labels to A-labels with libidn2.
-    static func toASCII(_ name: String) throws(STSError) -> String {
-        var output: UnsafeMutablePointer<CChar>?
-        let flags = Int32(IDN2_NFC_INPUT.rawValue | IDN2_NONTRANSITIONAL.rawValue)
-        let code = idn2_to_ascii_8z(name, &output, flags)
-        defer { idn2_free(output) }
-        guard code == Int32(IDN2_OK.rawValue), let output else {
-            throw STSError(.invalidDomain, "\"\(name)\" is not a valid internationalised domain name: \(String(cString: idn2_strerror(code)))")
+    /// One label in lower-case A-label form. ASCII labels are only case-folded (and `xn--` ones checked);
+    /// others go through libidn2.
+    static func asciiLabel(_ label: String, in input: String) throws(STSError) -> String {
+        if label.utf8.allSatisfy({ $0 < 0x80 }) {
+            let lower = String(decoding: label.utf8.map { isUpperASCII($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
+            if lower.hasPrefix("xn--") {
+                // libidn2 decodes the A-label, checks the U-label against IDNA2008 and encodes it again;
+                // anything but the same label back means the A-label was not valid and canonical.
+                let checked = try lookup(lower, in: input)
+                guard checked == lower else {
+                    throw STSError(.invalidDomain, "\(UntrustedText.quoted(input)) has an A-label that is not in canonical form: \(lower)")
+                }
+            }
+            return lower
         }
-        return String(cString: output).lowercased()
+        let converted = try lookup(label, in: input)
+        guard !converted.contains(".") else {
+            throw STSError(.invalidDomain, "\(UntrustedText.quoted(input)) has a label that maps to more than one label")
+        }
+        return converted
     }
 
-    /// Refuses `xn--` labels that do not decode to a valid U-label (and encode back to themselves).
-    static func checkALabels(_ name: String) throws(STSError) {
-        var output: UnsafeMutablePointer<CChar>?
-        let code = idn2_to_unicode_8z8z(name, &output, 0)
+    /// libidn2's IDNA2008 lookup conversion with UTS #46 non-transitional mapping of NFC input.
+    static func lookup(_ label: String, in input: String) throws(STSError) -> String {
+        let flags = Int32(bitPattern: IDN2_NFC_INPUT.rawValue | IDN2_NONTRANSITIONAL.rawValue)
+        var output: UnsafeMutablePointer<UInt8>?
+        let source = Array(label.utf8) + [0]
+        let code = source.withUnsafeBufferPointer { idn2_lookup_u8($0.baseAddress, &output, flags) }
         defer { idn2_free(output) }
         guard code == Int32(IDN2_OK.rawValue), let output else {
-            throw STSError(.invalidDomain, "\"\(name)\" has an invalid A-label: \(String(cString: idn2_strerror(code)))")
+            let reason = String(cString: idn2_strerror(code))
+            throw STSError(.invalidDomain, "\(UntrustedText.quoted(input)) is not a valid internationalised domain name: \(reason)")
         }
-        let roundTrip = try toASCII(String(cString: output))
-        guard roundTrip == name else {
-            throw STSError(.invalidDomain, "\"\(name)\" has an A-label that is not in canonical form")
-        }
+        return String(decoding: String(cString: output).utf8.map { isUpperASCII($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
+
+    static func isLDH(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || isDigit(byte) || byte == UInt8(ascii: "-")
+    }
+
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    static func isUpperASCII(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") }
 }
