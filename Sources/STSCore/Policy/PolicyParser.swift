@@ -8,10 +8,11 @@
 ///     sts-policy-ext-name    = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
 ///     sts-policy-ext-value   = sts-policy-vchar [*(%x20 / sts-policy-vchar) sts-policy-vchar]
 ///
-/// The grammar is followed as written, because a policy we misread is worse than one we refuse (a
-/// refused policy means delivery as without MTA-STS, never deferred mail):
-/// - a line is `key:`, optional white space, the value, optional white space; nothing before the key;
-/// - no blank lines: the grammar allows one line end after the last field and none between fields;
+/// Values are read as the grammar says, because a policy we misread is worse than one we refuse (a
+/// refused policy means delivery as without MTA-STS, never deferred mail). Layout is read leniently
+/// where it cannot change meaning, because refusing it would throw away a policy the domain meant:
+/// - a line is `key:`, optional white space, the value, optional white space; white space before the
+///   key and blank (or white-space-only) lines are skipped;
 /// - a CR is a line end only right before LF; anywhere else it is a control character, which no value
 ///   may contain (nor a tab inside a value);
 /// - keys are case-sensitive; for `version`, `mode` and `max_age` the first occurrence counts and later
@@ -57,12 +58,14 @@ public enum PolicyParser {
 
             // CR LF ends a line; a CR at the very end of an unterminated last line is a lone CR.
             let terminated = offset < rawLines.count - 1 || body.last == 0x0A
-            let line = terminated && rawLine.last == 0x0D ? rawLine.dropLast() : rawLine
-            guard line.count <= maxLineBytes else { throw invalid("the line is longer than \(maxLineBytes) bytes") }
-            guard let first = line.first, line.contains(where: { !isWSP($0) }) else {
-                throw invalid("the line is blank (the policy grammar allows no empty lines)")
-            }
-            guard !isWSP(first) else { throw invalid("the line begins with white space") }
+            let unterminated = terminated && rawLine.last == 0x0D ? rawLine.dropLast() : rawLine
+            guard unterminated.count <= maxLineBytes else { throw invalid("the line is longer than \(maxLineBytes) bytes") }
+            // Blank lines and white space before a key are layout the grammar does not allow, but they
+            // change no meaning and real policies carry them; refusing them would only turn a published
+            // policy into none at all, so they are skipped.
+            let content = unterminated.drop(while: isWSP)
+            if content.isEmpty { continue }
+            let line = content
             if line.contains(0x0D) { throw invalid("a carriage return that does not end the line") }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
                 throw invalid("\(UntrustedText.quoted(line)) is not \"key: value\"")
