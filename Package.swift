@@ -11,6 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Thin modules over the system's C libraries (Debian -dev packages, see scripts/setup).
@@ -30,6 +32,12 @@ let package = Package(
         .target(name: "STSConfig", dependencies: ["STSCore", "CYAML"]),
         // The policy cache: one protocol, backends for memory and sqlite.
         .target(name: "STSCache", dependencies: ["STSCore", "CSQLite"]),
+        // The Postfix socketmap server: netstrings in, replies out in request order, on SwiftNIO.
+        .target(name: "STSSocketmap", dependencies: [
+            "STSCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // DNS lookups through libunbound.
         .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
         // What each stage does to a record: reads its inputs, calls the libraries, writes its key.
@@ -53,6 +61,7 @@ let package = Package(
         .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore"]),
         .testTarget(name: "STSDNSTests", dependencies: ["STSDNS"]),
         .testTarget(name: "STSCacheTests", dependencies: ["STSCache", "STSCore"]),
+        .testTarget(name: "STSSocketmapTests", dependencies: ["STSSocketmap", "STSCore", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "STSConfigTests", dependencies: ["STSConfig", "STSCore"]),
     ]
 )

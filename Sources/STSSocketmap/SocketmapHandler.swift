@@ -1,0 +1,80 @@
+import NIOCore
+import STSCore
+
+/// One socketmap connection: netstrings in, one reply per request, in request order.
+///
+/// Requests are answered concurrently but written in the order they came, as Postfix expects. A
+/// malformed netstring closes the connection once the replies already due are written; nothing else
+/// on the server is affected. A request that is a well-formed netstring but not `NAME KEY` gets a
+/// `PERM` reply and the connection goes on.
+public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private let responder: SocketmapResponder
+    private let maxPending: Int
+    private var decoder: NetstringDecoder
+    /// Completes when every reply so far has been written; the next reply is chained after it.
+    private var tail: EventLoopFuture<Void>?
+    private var pending = 0
+    private var closing = false
+
+    public init(responder: SocketmapResponder, maxRequestBytes: Int = 10_000, maxPending: Int = 64) {
+        self.responder = responder
+        self.maxPending = maxPending
+        self.decoder = NetstringDecoder(maxPayload: maxRequestBytes)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        let buffer = unwrapInboundIn(data)
+        decoder.append(buffer.readableBytesView)
+        while true {
+            let payload: [UInt8]?
+            do {
+                payload = try decoder.next()
+            } catch {
+                closeAfterPendingReplies(context: context)
+                return
+            }
+            guard let payload else { return }
+            guard pending < maxPending else {
+                // A client that floods requests without reading replies is not Postfix.
+                closeAfterPendingReplies(context: context)
+                return
+            }
+            answer(payload, context: context)
+        }
+    }
+
+    private func answer(_ payload: [UInt8], context: ChannelHandlerContext) {
+        let eventLoop = context.eventLoop
+        let promise = eventLoop.makePromise(of: SocketmapReply.self)
+        if let request = SocketmapRequest(payload: payload) {
+            let responder = self.responder
+            promise.completeWithTask { await responder.respond(to: request) }
+        } else {
+            promise.succeed(.perm("malformed request: expected \"name key\""))
+        }
+        pending += 1
+        let previous = tail ?? eventLoop.makeSucceededVoidFuture()
+        let channel = context.channel
+        tail = previous.flatMap { promise.futureResult }.flatMap { [weak self] reply -> EventLoopFuture<Void> in
+            self?.pending -= 1
+            var out = channel.allocator.buffer(capacity: 32)
+            out.writeBytes(reply.netstring)
+            return channel.writeAndFlush(out)
+        }
+    }
+
+    private func closeAfterPendingReplies(context: ChannelHandlerContext) {
+        closing = true
+        let channel = context.channel
+        let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
+        previous.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

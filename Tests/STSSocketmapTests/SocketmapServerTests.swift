@@ -1,0 +1,106 @@
+import Foundation
+import NIOCore
+import STSCore
+import STSSocketmap
+import XCTest
+
+/// Answers `OK <key>`; a key `slow:N` answers after N milliseconds.
+struct EchoResponder: SocketmapResponder {
+    func respond(to request: SocketmapRequest) async -> SocketmapReply {
+        if request.key.hasPrefix("slow:"), let ms = Int(request.key.dropFirst(5)) {
+            try? await Task.sleep(for: .milliseconds(ms))
+        }
+        return .ok("\(request.name) \(request.key)")
+    }
+}
+
+/// A netstring, for writing requests and expected replies readably.
+func ns(_ payload: String) -> String { "\(payload.utf8.count):\(payload)," }
+
+final class SocketmapServerTests: XCTestCase {
+    var server: SocketmapServer!
+    var channel: Channel!
+    var port = 0
+
+    override func setUp() async throws {
+        server = SocketmapServer(responder: EchoResponder(), threads: 1)
+        channel = try await server.listen(on: .tcp(host: "127.0.0.1", port: 0), reusePort: false)
+        port = channel.localAddress!.port!
+    }
+
+    override func tearDown() async throws {
+        try? await channel.close()
+        await server.shutdown()
+    }
+
+    /// A plain blocking client: sends bytes, reads until the peer closes or `expect` bytes arrived.
+    func exchange(_ chunks: [String], expect: Int? = nil, pause: useconds_t = 0) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(connected, 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        for chunk in chunks {
+            _ = chunk.withCString { send(fd, $0, strlen($0), 0) }
+            if pause > 0 { usleep(pause) }
+        }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while expect.map({ received.count < $0 }) ?? true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            received.append(contentsOf: buffer[..<n])
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func testOneRequest() throws {
+        let reply = try exchange(["19:postfix example.com,"], expect: 22)
+        XCTAssertEqual(reply, "22:OK postfix example.com,")
+    }
+
+    func testRepliesComeInRequestOrderEvenWhenLaterOnesFinishFirst() throws {
+        let requests = ["postfix slow:300", "postfix fast1", "postfix slow:50", "postfix fast2"].map(ns)
+        let expected = ["OK postfix slow:300", "OK postfix fast1", "OK postfix slow:50", "OK postfix fast2"].map(ns).joined()
+        XCTAssertEqual(try exchange([requests.joined()], expect: expected.utf8.count), expected)
+    }
+
+    func testRequestsSplitAcrossReads() throws {
+        let reply = try exchange(["1", "9:postfix ex", "ample.com", ","], expect: 22, pause: 20_000)
+        XCTAssertEqual(reply, "22:OK postfix example.com,")
+    }
+
+    func testAMalformedNetstringClosesAfterTheRepliesDue() throws {
+        let reply = try exchange([ns("postfix slow:100") + "x:garbage"])
+        XCTAssertEqual(reply, ns("OK postfix slow:100"), "the reply due is written, then the connection is closed")
+    }
+
+    func testAnOversizedRequestClosesTheConnection() throws {
+        XCTAssertEqual(try exchange(["10001:" + String(repeating: "a", count: 100)]), "")
+    }
+
+    func testARequestThatIsNotNameAndKeyGetsPERM() throws {
+        let expected = ns("PERM malformed request: expected \"name key\"") + ns("OK postfix example.com")
+        let reply = try exchange([ns("postfix") + ns("postfix example.com")], expect: expected.utf8.count)
+        XCTAssertEqual(reply, expected, "the connection goes on")
+    }
+
+    func testOtherConnectionsAreUnaffectedByABadOne() throws {
+        XCTAssertEqual(try exchange(["x"]), "")
+        XCTAssertEqual(try exchange(["19:postfix example.com,"], expect: 22), "22:OK postfix example.com,")
+    }
+
+    func testUnixSocketWithMode() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sts-\(UUID().uuidString.prefix(8)).sock").path
+        let unixChannel = try await server.listen(on: .unix(path: path, mode: 0o660), reusePort: false)
+        defer { try? unixChannel.close().wait(); unlink(path) }
+        var info = stat()
+        XCTAssertEqual(stat(path, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o660)
+    }
+}
