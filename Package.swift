@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "sts-dns", targets: ["sts-dns"]),
         .executable(name: "sts-parse", targets: ["sts-parse"]),
         .executable(name: "sts-query", targets: ["sts-query"]),
+        .executable(name: "sts-socketmapd", targets: ["sts-socketmapd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +39,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // The daemon's logic: the policy service (cache, single flight, time budget) and the stage client.
+        .target(name: "STSDaemon", dependencies: [
+            "STSCore", "STSStage", "STSCache", "STSConfig", "STSSocketmap",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // DNS lookups through libunbound.
         .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
         // What each stage does to a record: reads its inputs, calls the libraries, writes its key.
@@ -55,6 +61,13 @@ let package = Package(
         .executableTarget(name: "sts-query", dependencies: [
             "STSCore", "STSStage", "STSStages",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "sts-socketmapd", dependencies: [
+            "STSCore", "STSStage", "STSCache", "STSConfig", "STSDaemon", "STSSocketmap",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
         .testTarget(name: "STSCoreTests", dependencies: ["STSCore"]),

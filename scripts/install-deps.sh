@@ -17,6 +17,7 @@ test_packages=(
     python3 python3-pytest
     iproute2 nsd unbound ldnsutils dnsutils
     nginx-light openssl curl socat
+    postfix          # the real socketmap client: postmap -q KEY socketmap:...
 )
 
 wanted=("${build_packages[@]}")
@@ -44,5 +45,7 @@ if [[ ! -e $policy ]]; then
     created_policy=1
 fi
 trap '[[ $created_policy == 1 ]] && rm -f "$policy"' EXIT
+# Postfix asks how to configure itself; the tests only use its postmap client.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import STSCache
+import STSConfig
+import STSCore
+import Synchronization
+
+/// Answers "what TLS policy for this domain?" for the socketmap server: from memory when the cached
+/// answer is fresh (no stage involved), else through the stage pipeline, within the zone's time budget.
+///
+/// - Single flight: one refresh per domain at a time; concurrent lookups wait on the same one.
+/// - Time budget: a lookup waits at most the zone's `timeout`; then it is answered from the cache (or
+///   NOTFOUND) and the refresh goes on in the background to fill the cache for the next lookup.
+/// - Failures never defer mail by themselves: a DNS failure or a failed fetch serves the unexpired
+///   cached policy, or NOTFOUND.
+public final class PolicyService: Sendable {
+    public let rules: CacheRules
+    /// How long a refresh may take in the background (RFC 8461 §3.3 suggests a minute).
+    public let backgroundLimit: Duration
+    private let hot: MemoryCache
+    private let durable: CacheBackend?
+    private let stages: StageClient
+    private let logger: Logger
+    private let inFlight = Mutex<[String: Task<CacheEntry?, Never>]>([:])
+    private let clock: @Sendable () -> Int64
+
+    public init(rules: CacheRules, hot: MemoryCache, durable: CacheBackend?, stages: StageClient, logger: Logger,
+                backgroundLimit: Duration = .seconds(60), clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) })
+    {
+        self.rules = rules
+        self.hot = hot
+        self.durable = durable
+        self.stages = stages
+        self.logger = logger
+        self.backgroundLimit = backgroundLimit
+        self.clock = clock
+    }
+
+    /// The outcome of one lookup, for the reply and the log line.
+    public struct Decision: Sendable {
+        public var reply: SocketmapReply
+        /// Why, in a few words.
+        public var reason: String
+        /// "cache" (no stage involved), "refreshed", or "budget" (answered before the refresh ended).
+        public var source: String
+    }
+
+    public func decide(domain: String, zone: ZoneConfig) async -> Decision {
+        let now = clock()
+        let entry = await cached(domain)
+        if rules.freshness(of: entry, at: now) == .fresh, let entry {
+            return decision(entry, domain: domain, zone: zone, source: "cache")
+        }
+        let refresh = startRefresh(domain: domain, current: entry)
+        let budget = Duration.milliseconds(Int64(zone.timeout * 1000))
+        let result = await Self.withinBudget(budget) { await refresh.value }
+        switch result {
+        case .some(let refreshed):
+            let usable = refreshed ?? entry.flatMap { $0.isExpired(at: clock()) ? nil : $0 }
+            guard let usable else { return Decision(reply: .notFound, reason: "no policy known", source: "refreshed") }
+            return decision(usable, domain: domain, zone: zone, source: "refreshed")
+        case .none:
+            if let entry, !entry.isExpired(at: clock()) {
+                return decision(entry, domain: domain, zone: zone, source: "budget")
+            }
+            return Decision(reply: .notFound, reason: "discovery exceeded the zone timeout; continuing in the background", source: "budget")
+        }
+    }
+
+    private func decision(_ entry: CacheEntry, domain: String, zone: ZoneConfig, source: String) -> Decision {
+        guard let policy = entry.policy else {
+            return Decision(reply: .notFound, reason: entry.failedID == nil ? "no MTA-STS policy" : "policy fetch failed", source: source)
+        }
+        switch TLSPolicyAnswer.render(policy, domain: domain, options: zone.answerOptions) {
+        case .policy(let value):
+            return Decision(reply: .ok(value), reason: "policy \(entry.policyID ?? "") in \(policy.mode.rawValue) mode", source: source)
+        case .noPolicy(let why):
+            return Decision(reply: .notFound, reason: why, source: source)
+        case .tooLarge(let size):
+            return Decision(reply: .notFound, reason: "the policy's answer (\(size) bytes) exceeds Postfix's limit", source: source)
+        }
+    }
+
+    /// The entry in memory, else in the durable store (then kept in memory).
+    private func cached(_ domain: String) async -> CacheEntry? {
+        if let entry = try? await hot.get(domain) { return entry }
+        guard let durable else { return nil }
+        do {
+            guard let entry = try await durable.get(domain) else { return nil }
+            try? await hot.put(entry)
+            return entry
+        } catch {
+            logger.warning("cache read failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
+            return nil
+        }
+    }
+
+    /// The refresh for `domain`: the one in flight, or a new one.
+    private func startRefresh(domain: String, current: CacheEntry?) -> Task<CacheEntry?, Never> {
+        inFlight.withLock { running in
+            if let task = running[domain] { return task }
+            let task = Task { [self] () -> CacheEntry? in
+                defer { _ = inFlight.withLock { $0.removeValue(forKey: domain) } }
+                return await refresh(domain: domain, current: current)
+            }
+            running[domain] = task
+            return task
+        }
+    }
+
+    /// Runs discovery (and the fetch when needed) and stores what it learnt; the entry to serve.
+    func refresh(domain: String, current: CacheEntry?) async -> CacheEntry? {
+        let now = clock()
+        let live = current.flatMap { $0.isExpired(at: now) ? nil : $0 }
+        var record: JSONObject = ["domain": .string(domain)]
+        var cache = JSONObject()
+        if let live, !live.isNegative, let id = live.policyID {
+            cache["policy_id"] = .string(id)
+            cache["fresh"] = .bool(now - live.fetchedAt < rules.refetchInterval)
+        }
+        if let live, let failedID = live.failedID, let failedAt = live.failedAt, now - failedAt < rules.failureBackoff {
+            cache["backoff_id"] = .string(failedID)
+        }
+        if !cache.isEmpty { record["cache"] = .object(cache) }
+
+        switch await stages.run(record, timeout: backgroundLimit) {
+        case .failure(let error):
+            logger.warning("lookup failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
+            return live
+        case .success(let result):
+            let discovery = CacheRules.Discovery(record: result)
+            guard let next = rules.next(current, domain: domain, discovery: discovery, at: clock()) else { return live }
+            try? await hot.put(next)
+            if let durable {
+                do { try await durable.put(next) } catch {
+                    logger.warning("cache write failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
+                }
+            }
+            return next
+        }
+    }
+
+    /// The value of `work` if it finishes within `budget`, else nil (the work goes on).
+    static func withinBudget<T: Sendable>(_ budget: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
+        await withTaskGroup(of: T?.self) { group in
+            group.addTask { await work() }
+            group.addTask {
+                try? await Task.sleep(for: budget)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import STSCore
+import STSStage
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's side of the persistent stage pipeline (`sts-dns | sts-fetch | sts-parse`): records go
+/// in tagged with a correlation `id`, results come back out of order and are matched by it.
+///
+/// Supervision: when any stage exits, the pipeline unravels (the next stage reads EOF, the previous
+/// one gets EPIPE); every lookup in flight on it fails at once with an `internal-error`, and the next
+/// lookup starts a new pipeline. Starts are spaced at least `restartDelay` apart so a stage that
+/// cannot start does not spin.
+public final class StageClient: Sendable {
+    public let commands: [StagePipeline.Command]
+    public let restartDelay: Duration
+
+    private struct Running {
+        var pipeline: StagePipeline
+        var generation: Int
+    }
+
+    private struct State {
+        var running: Running?
+        var generation = 0
+        var lastStart: ContinuousClock.Instant?
+        var nextID = 0
+        var pending: [String: (generation: Int, continuation: CheckedContinuation<Result<JSONObject, STSError>, Never>)] = [:]
+        var restarts = 0
+    }
+
+    private let state = Mutex(State())
+    /// Whole lines only: writes from concurrent lookups must not interleave.
+    private let writeLock = Mutex(())
+
+    public init(commands: [StagePipeline.Command], restartDelay: Duration = .milliseconds(200)) {
+        self.commands = commands
+        self.restartDelay = restartDelay
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// How many times the pipeline was started again after the first start.
+    public var restarts: Int { state.withLock { $0.restarts } }
+
+    /// The process ids of the running stages (for tests and diagnostics).
+    public var stagePIDs: [pid_t] { state.withLock { $0.running?.pipeline.children.map(\.pid) ?? [] } }
+
+    /// Sends one record through the pipeline and waits for it to come out, at most `timeout`.
+    public func run(_ record: JSONObject, timeout: Duration) async -> Result<JSONObject, STSError> {
+        await withCheckedContinuation { continuation in
+            let started: (fd: Int32, id: String, generation: Int)?
+            do {
+                started = try state.withLock { state throws(STSError) -> (fd: Int32, id: String, generation: Int)? in
+                    let running = try ensureRunning(&state)
+                    state.nextID += 1
+                    let id = "q\(state.nextID)"
+                    state.pending[id] = (running.generation, continuation)
+                    return (running.pipeline.inputFD, id, running.generation)
+                }
+            } catch {
+                continuation.resume(returning: .failure(error as? STSError ?? STSError(.internalError, "\(error)")))
+                return
+            }
+            guard let (fd, id, generation) = started else { return }
+            var tagged = record
+            tagged["id"] = .string(id)
+            var line = JSONWriter.bytes(.object(tagged))
+            line.append(0x0A)
+            let written = writeLock.withLock { _ in Self.writeAll(fd, line) }
+            if !written {
+                fail(id, STSError(.internalError, "the stage pipeline is not accepting records"))
+                stop(generation: generation)
+                return
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.fail(id, STSError(.internalError, "the stage pipeline did not answer within \(timeout)"))
+            }
+        }
+    }
+
+    private func fail(_ id: String, _ error: STSError) {
+        let waiting = state.withLock { $0.pending.removeValue(forKey: id) }
+        waiting?.continuation.resume(returning: .failure(error))
+    }
+
+    /// Called with the lock held.
+    private func ensureRunning(_ state: inout State) throws(STSError) -> Running {
+        if let running = state.running { return running }
+        if let last = state.lastStart, ContinuousClock.now - last < restartDelay {
+            throw STSError(.internalError, "the stage pipeline is restarting")
+        }
+        state.lastStart = ContinuousClock.now
+        let pipeline = try StagePipeline(commands)
+        state.generation += 1
+        if state.generation > 1 { state.restarts += 1 }
+        let running = Running(pipeline: pipeline, generation: state.generation)
+        state.running = running
+        let reader = Thread { [self] in self.read(running) }
+        reader.name = "sts-stage-reader"
+        reader.start()
+        return running
+    }
+
+    /// Reads results until the last stage's output ends, then tears that generation down.
+    private func read(_ running: Running) {
+        var reader = LineReader(fd: running.pipeline.outputFD, maxLineBytes: 64 << 20)
+        while let line = reader.next() {
+            guard case .bytes(let bytes) = line, case .object(var record)? = try? JSONParser.parse(bytes),
+                let id = record["id"]?.stringValue
+            else { continue }
+            record["id"] = nil
+            let waiting = state.withLock { $0.pending.removeValue(forKey: id) }
+            waiting?.continuation.resume(returning: .success(record))
+        }
+        stop(generation: running.generation)
+        close(running.pipeline.outputFD)
+        running.pipeline.children.forEach { $0.wait() }
+    }
+
+    /// Ends a generation: kills its stages and fails what was waiting on it.
+    private func stop(generation: Int) {
+        let (stopped, orphans) = state.withLock { state -> (Running?, [CheckedContinuation<Result<JSONObject, STSError>, Never>]) in
+            guard let running = state.running, running.generation == generation else { return (nil, []) }
+            state.running = nil
+            let orphaned = state.pending.filter { $0.value.generation == generation }
+            for key in orphaned.keys { state.pending.removeValue(forKey: key) }
+            return (running, orphaned.values.map(\.continuation))
+        }
+        if let stopped {
+            for child in stopped.pipeline.children { kill(child.pid, SIGKILL) }
+            close(stopped.pipeline.inputFD)
+        }
+        for continuation in orphans {
+            continuation.resume(returning: .failure(STSError(.internalError, "a stage exited while the lookup was in flight")))
+        }
+    }
+
+    /// Ends the pipeline: stages finish what is in flight and exit.
+    public func shutdown() {
+        let running = state.withLock { state -> Running? in
+            defer { state.running = nil }
+            return state.running
+        }
+        if let running { close(running.pipeline.inputFD) }
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 {
+                    offset += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return false
+                }
+            }
+            return true
+        }
+    }
+}

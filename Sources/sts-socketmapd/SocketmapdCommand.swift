@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import STSCache
+import STSConfig
+import STSCore
+import STSDaemon
+import STSSocketmap
+import STSStage
+
+@main
+struct SocketmapdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sts-socketmapd",
+        abstract: "Answer Postfix's TLS policy lookups (socketmap) from domains' MTA-STS policies.",
+        discussion: """
+            A drop-in replacement for mta-sts-daemon: the same config file and the same Postfix line, \
+            smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix. Lookups run through the stages \
+            sts-dns | sts-fetch | sts-parse, kept running as child processes and found next to this program. \
+            Without -c and without /etc/mta-sts-daemon.yml it runs on an embedded default: 127.0.0.1:8461 \
+            with a sqlite cache in ./var. See sts-socketmapd(8) and sts-socketmapd.yml(5).
+            """
+    )
+
+    static let defaultConfigPath = "/etc/mta-sts-daemon.yml"
+
+    @Option(name: [.short, .customLong("config")], help: ArgumentHelp("Config file (default \(defaultConfigPath)).", valueName: "file"))
+    var config: String?
+
+    @Option(name: [.short, .customLong("verbosity")], help: ArgumentHelp("Log level: debug, info, warn, error or fatal.", valueName: "level"))
+    var verbosity: String = "info"
+
+    @Option(name: [.short, .customLong("logfile")], help: ArgumentHelp("Write the log to this file instead of standard error.", valueName: "file"))
+    var logfile: String?
+
+    @Option(name: [.short, .customLong("pidfile")], help: ArgumentHelp("Write the process id to this file.", valueName: "file"))
+    var pidfile: String?
+
+    @Flag(help: "Check the config file and exit: 0 valid, 1 invalid.")
+    var checkConfig = false
+
+    static let levels: [String: Logger.Level] = ["debug": .debug, "info": .info, "warn": .warning, "warning": .warning, "error": .error, "fatal": .critical]
+
+    func validate() throws {
+        guard Self.levels[verbosity] != nil else { throw ValidationError("-v must be one of debug, info, warn, error, fatal") }
+    }
+
+    func run() async throws {
+        let sinkFD: Int32
+        if let logfile {
+            sinkFD = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+            guard sinkFD >= 0 else { CommandFailure.exit("sts-socketmapd", "cannot open log file \(logfile): \(String(cString: strerror(errno)))") }
+        } else {
+            sinkFD = STDERR_FILENO
+        }
+        let sink = LineLogHandler.Sink(fd: sinkFD)
+        let level = Self.levels[verbosity]!
+        let logger = Logger(label: "sts-socketmapd") { label in LineLogHandler(label: label, sink: sink, level: level) }
+
+        let daemonConfig = loadConfig(logger: logger)
+        if checkConfig {
+            print("config OK")
+            return
+        }
+        if let pidfile {
+            do { try "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8) } catch {
+                CommandFailure.exit("sts-socketmapd", "cannot write pid file \(pidfile): \(error.localizedDescription)")
+            }
+        }
+
+        let hot = MemoryCache(capacity: daemonConfig.cache.cacheSize)
+        let durable: CacheBackend?
+        switch daemonConfig.cache.type {
+        case .internal:
+            durable = nil
+        case .sqlite:
+            let filename = daemonConfig.cache.options["filename"].flatMap { node -> String? in
+                if case .scalar(let text, _, _) = node { return text }
+                return nil
+            } ?? "sts-cache.db"
+            do {
+                durable = try SQLiteCache(path: filename, capacity: daemonConfig.cache.cacheSize)
+            } catch {
+                // The daemon still answers, from memory; a broken cache file must not stop mail.
+                logger.error("cache unusable, running without a durable cache", metadata: ["error": "\(error.message)"])
+                durable = nil
+            }
+        case .redis, .redisSentinel, .postgres:
+            CommandFailure.exit("sts-socketmapd", "cache type \(daemonConfig.cache.type.rawValue) is not available in this build yet; use internal or sqlite")
+        }
+
+        let stageConcurrency = ["--concurrency", "1000"]
+        let stages = StageClient(commands: [
+            .init("sts-dns", stageConcurrency),
+            .init("sts-fetch", stageConcurrency),
+            .init("sts-parse", stageConcurrency),
+        ])
+        let rules = CacheRules(grace: Int64(daemonConfig.cacheGrace))
+        let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger)
+        let responder = PolicyResponder(config: daemonConfig, service: service, logger: logger)
+        let server = SocketmapServer(responder: responder)
+
+        let address: ListenAddress = daemonConfig.path.map { .unix(path: $0, mode: daemonConfig.mode) } ?? .tcp(host: daemonConfig.host, port: daemonConfig.port)
+        let channel: Channel
+        do {
+            channel = try await server.listen(on: address, reusePort: daemonConfig.reusePort)
+        } catch {
+            CommandFailure.exit("sts-socketmapd", error.message)
+        }
+        logger.info("listening", metadata: ["address": "\(address)", "cache": "\(daemonConfig.cache.type.rawValue)"])
+        try await channel.closeFuture.get()
+    }
+
+    /// The config file, or the embedded default; an invalid file stops the daemon with a message that
+    /// names the key and the line.
+    func loadConfig(logger: Logger) -> DaemonConfig {
+        let path = config ?? Self.defaultConfigPath
+        if config == nil && !FileManager.default.fileExists(atPath: path) {
+            var embedded = DaemonConfig()
+            embedded.cache.type = .sqlite
+            try? FileManager.default.createDirectory(atPath: "var", withIntermediateDirectories: true)
+            embedded.cache.options["filename"] = .scalar("var/sts-cache.db", plain: true, line: 0)
+            logger.notice("no config file; using the embedded default", metadata: ["missing": "\(path)", "cache": "sqlite var/sts-cache.db"])
+            return embedded
+        }
+        do {
+            let loaded = try ConfigLoader.load(path: path)
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            return loaded.config
+        } catch {
+            CommandFailure.exit("sts-socketmapd", "\(error)", code: checkConfig ? 1 : 2)
+        }
+    }
+}
