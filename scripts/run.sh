@@ -1,22 +1,13 @@
 #!/usr/bin/env bash
-# Installs what sts needs, builds it (release), and runs it.
+# Installs what sts needs, builds it (release), and runs the daemon in the foreground.
 #
-# The daemon sts-socketmapd is not built yet; until it is, this runs the stages that exist on the
-# domains given as arguments (default: a few well-known domains that publish MTA-STS), in input
-# order, and prints one JSON record per domain.
+# Without a config file (-c FILE, or /etc/mta-sts-daemon.yml) the daemon runs on its embedded
+# default: listening on 127.0.0.1:8461, sqlite cache in ./var/sts-cache.db. Arguments are passed on
+# to sts-socketmapd, e.g. scripts/run.sh -c /etc/mta-sts-daemon.yml -v debug
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 swift build -c release >&2
 bin=$(swift build -c release --show-bin-path)
-
-domains=("$@")
-if ((${#domains[@]} == 0)); then domains=(gmail.com outlook.com yahoo.com example.com); fi
-
-stages=("$bin/sts-dns" --ordered)
-if [[ -x "$bin/sts-fetch" ]]; then
-    printf '%s\n' "${domains[@]}" | "${stages[@]}" | "$bin/sts-fetch" --ordered | "$bin/sts-parse" --ordered
-else
-    printf '%s\n' "${domains[@]}" | "${stages[@]}" | "$bin/sts-parse" --ordered
-fi
+exec "$bin/sts-socketmapd" "$@"
