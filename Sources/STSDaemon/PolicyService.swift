@@ -96,12 +96,12 @@ public final class PolicyService: Sendable {
     }
 
     /// The refresh for `domain`: the one in flight, or a new one.
-    private func startRefresh(domain: String, current: CacheEntry?) -> Task<CacheEntry?, Never> {
+    private func startRefresh(domain: String, current: CacheEntry?, forceFetch: Bool = false) -> Task<CacheEntry?, Never> {
         inFlight.withLock { running in
             if let task = running[domain] { return task }
             let task = Task { [self] () -> CacheEntry? in
                 defer { _ = inFlight.withLock { $0.removeValue(forKey: domain) } }
-                return await refresh(domain: domain, current: current)
+                return await refresh(domain: domain, current: current, forceFetch: forceFetch)
             }
             running[domain] = task
             return task
@@ -109,14 +109,14 @@ public final class PolicyService: Sendable {
     }
 
     /// Runs discovery (and the fetch when needed) and stores what it learnt; the entry to serve.
-    func refresh(domain: String, current: CacheEntry?) async -> CacheEntry? {
+    func refresh(domain: String, current: CacheEntry?, forceFetch: Bool = false) async -> CacheEntry? {
         let now = clock()
         let live = current.flatMap { $0.isExpired(at: now) ? nil : $0 }
         var record: JSONObject = ["domain": .string(domain)]
         var cache = JSONObject()
         if let live, !live.isNegative, let id = live.policyID {
             cache["policy_id"] = .string(id)
-            cache["fresh"] = .bool(now - live.fetchedAt < rules.refetchInterval)
+            cache["fresh"] = .bool(!forceFetch && now - live.fetchedAt < rules.refetchInterval)
         }
         if let live, let failedID = live.failedID, let failedAt = live.failedAt, now - failedAt < rules.failureBackoff {
             cache["backoff_id"] = .string(failedID)
@@ -137,6 +137,38 @@ public final class PolicyService: Sendable {
                 }
             }
             return next
+        }
+    }
+
+    /// Proactive refresh (`proactive_policy_fetching`): every `interval`, refreshes the cached policies
+    /// whose remaining life is less than `interval × graceRatio`, at most `concurrency` at a time, so
+    /// that lookups keep finding fresh policies. Runs until the task is cancelled.
+    public func refreshProactively(interval: Duration, graceRatio: Double, concurrency: Int) async {
+        let intervalSeconds = Double(interval.components.seconds)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { return }
+            let now = clock()
+            let horizon = Int64(intervalSeconds * graceRatio)
+            var due: [CacheEntry] = []
+            var cursor: String?
+            let store: CacheBackend = durable ?? hot
+            while let page = try? await store.list(after: cursor, limit: 500), let last = page.last {
+                due += page.filter { !$0.isNegative && !$0.isExpired(at: now) && $0.expiresAt - now < horizon }
+                cursor = last.domain
+            }
+            logger.info("proactive refresh", metadata: ["due": "\(due.count)"])
+            await withTaskGroup(of: Void.self) { group in
+                var running = 0
+                for entry in due {
+                    if running >= concurrency {
+                        await group.next()
+                        running -= 1
+                    }
+                    group.addTask { _ = await self.startRefresh(domain: entry.domain, current: entry, forceFetch: true).value }
+                    running += 1
+                }
+            }
         }
     }
 

@@ -109,6 +109,12 @@ struct SocketmapdCommand: AsyncParsableCommand {
             CommandFailure.exit("sts-socketmapd", error.message)
         }
         logger.info("listening", metadata: ["address": "\(address)", "cache": "\(daemonConfig.cache.type.rawValue)"])
+        let proactive = daemonConfig.proactivePolicyFetching
+        if proactive.enabled {
+            Task {
+                await service.refreshProactively(interval: .milliseconds(Int64(proactive.interval * 1000)), graceRatio: proactive.graceRatio, concurrency: proactive.concurrencyLimit)
+            }
+        }
         try await channel.closeFuture.get()
     }
 
