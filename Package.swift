@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "STSDNSTests", dependencies: ["STSDNS"]),
         .testTarget(name: "STSCacheTests", dependencies: ["STSCache", "STSCore"]),
         .testTarget(name: "STSSocketmapTests", dependencies: ["STSSocketmap", "STSCore", .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "STSDaemonTests", dependencies: ["STSDaemon", "STSCore", "STSStage", "STSCache", "STSConfig"]),
         .testTarget(name: "STSConfigTests", dependencies: ["STSConfig", "STSCore"]),
     ]
 )

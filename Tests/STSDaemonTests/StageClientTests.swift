@@ -1,0 +1,64 @@
+import Foundation
+import STSCore
+import STSDaemon
+import STSStage
+import XCTest
+
+/// The stage client over the real stage executables (built next to the test bundle).
+final class StageClientTests: XCTestCase {
+    func testRecordsGoThroughAndComeBackMatchedByID() async throws {
+        let client = StageClient(commands: [.init("sts-parse"), .init("sts-parse")])
+        defer { client.shutdown() }
+        let body = "version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 86400\n"
+        async let first = client.run(["domain": "a.example", "fetch": ["status": "ok", "body": .string(body)]], timeout: .seconds(10))
+        async let second = client.run(["domain": "b.example"], timeout: .seconds(10))
+        let (a, b) = await (first, second)
+        let recordA = try a.get()
+        XCTAssertEqual(recordA["domain"]?.stringValue, "a.example")
+        XCTAssertEqual(recordA["policy"]?["mode"]?.stringValue, "enforce")
+        XCTAssertNil(recordA["id"], "the correlation id is ours and is removed")
+        XCTAssertEqual(try b.get()["domain"]?.stringValue, "b.example")
+    }
+
+    func testAKilledStageFailsTheLookupsInFlightAndIsStartedAgain() async throws {
+        // A resolver that never answers keeps the lookup in flight inside sts-dns.
+        let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+
+        let client = StageClient(commands: [.init("sts-dns", ["--resolver", "127.0.0.1@\(port)", "--timeout", "30"]), .init("sts-parse")],
+                                 restartDelay: .milliseconds(10))
+        defer { client.shutdown() }
+        let started = ContinuousClock.now
+        async let lookup = client.run(["domain": "example.com"], timeout: .seconds(60))
+        try await Task.sleep(for: .milliseconds(500))
+        let pids = client.stagePIDs
+        XCTAssertEqual(pids.count, 2)
+        kill(pids[0], SIGKILL)
+        let result = await lookup
+        XCTAssertThrowsError(try result.get()) { error in
+            XCTAssertEqual((error as? STSError)?.kind, .internalError)
+        }
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(5), "answered at once, not after the stage's own timeout")
+
+        try await Task.sleep(for: .milliseconds(50))
+        let again = await client.run(["domain": "192.0.2.1"], timeout: .seconds(10))
+        XCTAssertEqual(try again.get()["error"]?["kind"]?.stringValue, "invalid-domain", "a new pipeline answers")
+        XCTAssertEqual(client.restarts, 1)
+        XCTAssertNotEqual(client.stagePIDs, pids)
+    }
+
+    func testAMissingStageIsAClearError() async {
+        let client = StageClient(commands: [.init("sts-no-such-stage")])
+        let result = await client.run(["domain": "example.com"], timeout: .seconds(5))
+        XCTAssertThrowsError(try result.get()) { error in
+            XCTAssertTrue((error as? STSError)?.message.contains("sts-no-such-stage") ?? false)
+        }
+    }
+}
