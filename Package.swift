@@ -38,6 +38,7 @@ let package = Package(
             "STSCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // The daemon's logic: the policy service (cache, single flight, time budget) and the stage client.
         .target(name: "STSDaemon", dependencies: [

@@ -6,11 +6,11 @@ import STSSocketmap
 /// Postfix's socketmap requests to policy decisions: the key to a policy domain, the map name to a
 /// zone, and one log line per decision.
 public struct PolicyResponder: SocketmapResponder {
-    public let config: DaemonConfig
+    public let config: ConfigHolder
     public let service: PolicyService
     public let logger: Logger
 
-    public init(config: DaemonConfig, service: PolicyService, logger: Logger) {
+    public init(config: ConfigHolder, service: PolicyService, logger: Logger) {
         self.config = config
         self.service = service
         self.logger = logger
@@ -18,7 +18,7 @@ public struct PolicyResponder: SocketmapResponder {
 
     public func respond(to request: SocketmapRequest) async -> SocketmapReply {
         let started = ContinuousClock.now
-        let zone = config.zone(named: request.name)
+        let zone = config.config.zone(named: request.name)
         switch PolicyKey.resolve(request.key) {
         case .noPolicy(let why):
             logger.debug("no lookup", metadata: ["zone": "\(request.name)", "key": "\(request.key)", "why": "\(why)"])

@@ -67,6 +67,13 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
         }
     }
 
+    /// Graceful shutdown: no new requests; the connection closes once the replies due are written.
+    /// Must run on the channel's event loop.
+    public func drain(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closeAfterPendingReplies(context: context)
+    }
+
     private func closeAfterPendingReplies(context: ChannelHandlerContext) {
         closing = true
         let channel = context.channel

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 import STSCore
 #if canImport(Glibc)
@@ -23,6 +24,8 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
 public final class SocketmapServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     private let responder: SocketmapResponder
+    private let listeners = NIOLockedValueBox<[Channel]>([])
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
 
     public init(responder: SocketmapResponder, threads: Int = System.coreCount) {
         self.responder = responder
@@ -33,12 +36,16 @@ public final class SocketmapServer: Sendable {
     /// restarts (SO_REUSEPORT).
     public func listen(on address: ListenAddress, reusePort: Bool) async throws(STSError) -> Channel {
         let responder = self.responder
+        let connections = self.connections
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let key = ObjectIdentifier(channel)
+                connections.withLockedValue { $0[key] = channel }
+                channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: key) } }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(SocketmapHandler(responder: responder))
                 }
             }
@@ -46,12 +53,15 @@ public final class SocketmapServer: Sendable {
             switch address {
             case .tcp(let host, let port):
                 let withReuse = reusePort ? bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_REUSEPORT)), value: 1) : bootstrap
-                return try await withReuse.bind(host: host, port: port).get()
+                let channel = try await withReuse.bind(host: host, port: port).get()
+                listeners.withLockedValue { $0.append(channel) }
+                return channel
             case .unix(let path, let mode):
                 // A socket file left by a previous run would make bind fail; only a socket is removed.
                 var info = stat()
                 if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
                 let channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+                listeners.withLockedValue { $0.append(channel) }
                 if let mode, chmod(path, mode_t(mode)) != 0 {
                     throw STSError(.internalError, "cannot set mode \(String(mode, radix: 8)) on \(path): \(String(cString: strerror(errno)))")
                 }
@@ -62,6 +72,28 @@ public final class SocketmapServer: Sendable {
         } catch {
             throw STSError(.internalError, "cannot listen on \(address): \(error)")
         }
+    }
+
+    /// Connections open now.
+    public var connectionCount: Int { connections.withLockedValue { $0.count } }
+
+    /// Graceful stop: stop accepting, let every connection finish the requests it has sent (idle ones
+    /// close at once), and after `timeout` close whatever is left.
+    public func drain(timeout: Duration) async {
+        for listener in listeners.withLockedValue({ $0 }) { try? await listener.close() }
+        for channel in connections.withLockedValue({ Array($0.values) }) {
+            channel.eventLoop.execute {
+                guard let context = try? channel.pipeline.syncOperations.context(handlerType: SocketmapHandler.self),
+                    let handler = context.handler as? SocketmapHandler
+                else { return }
+                handler.drain(context: context)
+            }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while connectionCount > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for channel in connections.withLockedValue({ Array($0.values) }) { try? await channel.close() }
     }
 
     public func shutdown() async {

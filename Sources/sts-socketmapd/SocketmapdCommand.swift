@@ -37,6 +37,12 @@ struct SocketmapdCommand: AsyncParsableCommand {
     @Option(name: [.short, .customLong("pidfile")], help: ArgumentHelp("Write the process id to this file.", valueName: "file"))
     var pidfile: String?
 
+    @Option(name: [.short, .customLong("user")], help: ArgumentHelp("Run as this user once the listeners are bound.", valueName: "user"))
+    var user: String?
+
+    @Option(name: [.short, .customLong("group")], help: ArgumentHelp("Run as this group once the listeners are bound (default: the user's).", valueName: "group"))
+    var group: String?
+
     @Flag(help: "Check the config file and exit: 0 valid, 1 invalid.")
     var checkConfig = false
 
@@ -98,7 +104,8 @@ struct SocketmapdCommand: AsyncParsableCommand {
         ])
         let rules = CacheRules(grace: Int64(daemonConfig.cacheGrace))
         let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger)
-        let responder = PolicyResponder(config: daemonConfig, service: service, logger: logger)
+        let holder = ConfigHolder(daemonConfig)
+        let responder = PolicyResponder(config: holder, service: service, logger: logger)
         let server = SocketmapServer(responder: responder)
 
         let address: ListenAddress = daemonConfig.path.map { .unix(path: $0, mode: daemonConfig.mode) } ?? .tcp(host: daemonConfig.host, port: daemonConfig.port)
@@ -108,14 +115,49 @@ struct SocketmapdCommand: AsyncParsableCommand {
         } catch {
             CommandFailure.exit("sts-socketmapd", error.message)
         }
-        logger.info("listening", metadata: ["address": "\(address)", "cache": "\(daemonConfig.cache.type.rawValue)"])
+        do {
+            try Privileges.drop(user: user, group: group)
+        } catch {
+            CommandFailure.exit("sts-socketmapd", error.message)
+        }
+        logger.info("listening", metadata: ["address": "\(address)", "cache": "\(daemonConfig.cache.type.rawValue)", "uid": "\(getuid())"])
         let proactive = daemonConfig.proactivePolicyFetching
         if proactive.enabled {
             Task {
                 await service.refreshProactively(interval: .milliseconds(Int64(proactive.interval * 1000)), graceRatio: proactive.graceRatio, concurrency: proactive.concurrencyLimit)
             }
         }
+        let signals = SignalHandling(logger: logger) { [self] in
+            // SIGHUP: a new config takes effect for lookups at once; a refused one changes nothing.
+            if let logfile {
+                let fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+                if fd >= 0 { sink.replace(with: fd) }
+            }
+            guard config != nil || FileManager.default.fileExists(atPath: Self.defaultConfigPath) else { return }
+            do {
+                let loaded = try ConfigLoader.load(path: config ?? Self.defaultConfigPath)
+                for warning in loaded.warnings { logger.warning("\(warning)") }
+                let old = holder.config
+                if (old.host, old.port, old.path, old.mode) != (loaded.config.host, loaded.config.port, loaded.config.path, loaded.config.mode) {
+                    logger.warning("listener settings changed; they take effect at the next restart")
+                }
+                holder.replace(with: loaded.config)
+                logger.info("configuration reloaded")
+            } catch {
+                logger.error("new configuration refused, keeping the old one", metadata: ["error": "\(error)"])
+            }
+        } onStop: {
+            SystemdNotifier.notify("STOPPING=1")
+            logger.info("stopping: draining connections", metadata: ["timeout_s": "\(holder.config.shutdownTimeout)"])
+            await server.drain(timeout: .milliseconds(Int64(holder.config.shutdownTimeout * 1000)))
+            stages.shutdown()
+            if let pidfile { unlink(pidfile) }
+            logger.info("stopped")
+        }
+        signals.start()
+        SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")
         try await channel.closeFuture.get()
+        await signals.waitForStop()
     }
 
     /// The config file, or the embedded default; an invalid file stops the daemon with a message that
