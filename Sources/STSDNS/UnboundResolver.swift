@@ -76,6 +76,10 @@ final class EventLoop: @unchecked Sendable {
         try check(ub_ctx_async(context, 1), "cannot make libunbound asynchronous")
         // We are a stub toward the configured resolvers, which may well be on this host.
         try check(ub_ctx_set_option(context, "do-not-query-localhost:", "no"), "cannot set do-not-query-localhost")
+        // libunbound answers NXDOMAIN for the RFC 6761 name test. by itself; as a stub we leave that to
+        // the resolvers we are given, which may well serve it (private test and staging setups do).
+        // (local-zone cannot be set through ub_ctx_set_option, only from a config file.)
+        try check(Self.applyConfig("server:\n    local-zone: \"test.\" nodefault\n", to: context), "cannot configure libunbound")
         if configuration.forwarders.isEmpty {
             try check(ub_ctx_resolvconf(context, configuration.resolvConf), "cannot read \(configuration.resolvConf)")
         } else {
@@ -97,6 +101,21 @@ final class EventLoop: @unchecked Sendable {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
+    }
+
+    /// Applies unbound.conf text through a private temporary file (the only way for some options).
+    private static func applyConfig(_ text: String, to context: OpaquePointer) -> Int32 {
+        let systemError: Int32 = -2  // UB_SYSERR, which Swift does not import
+        var template = Array("/tmp/sts-unbound-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { return systemError }
+        let path = String(cString: template)
+        defer { unlink(path) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else { return systemError }
+        return ub_ctx_config(context, path)
     }
 
     func submit(_ question: Question) {

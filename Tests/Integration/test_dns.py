@@ -155,8 +155,8 @@ def test_bad_lines_do_not_stop_the_stage():
 
 
 def test_unknown_keys_and_id_pass_through():
-    record = {"id": {"job": 7}, "domain": "good.test", "note": [1, 2.50, None]}
-    run = run_stage("sts-dns", input=[record])
+    line = '{"id":{"job":7},"domain":"good.test","note":[1,2.50,null]}'
+    run = run_stage("sts-dns", input=line + "\n")
     out = run.records[0]
     assert out["id"] == {"job": 7} and out["note"] == [1, 2.5, None]
     assert '"note":[1,2.50,null]' in run.lines[0]
