@@ -19,7 +19,7 @@ swift build --build-tests
 bin=$(swift build --show-bin-path)
 
 echo "== unit tests"
-swift test --skip-build
+swift test --skip-build --disable-swift-testing
 
 echo "== integration tests"
 trap 'scripts/world/down.sh >/dev/null 2>&1 || true' EXIT
