@@ -68,7 +68,7 @@ public final class StageClient: Sendable {
             tagged["id"] = .string(id)
             var line = JSONWriter.bytes(.object(tagged))
             line.append(0x0A)
-            let written = writeLock.withLock { _ in Self.writeAll(fd, line) }
+            let written = writeLock.withLock { _ in FileDescriptorWriter.writeAll(fd, line) }
             if !written {
                 fail(id, STSError(.internalError, "the stage pipeline is not accepting records"))
                 stop(generation: generation)
@@ -145,22 +145,5 @@ public final class StageClient: Sendable {
             return state.running
         }
         if let running { close(running.pipeline.inputFD) }
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 {
-                    offset += n
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return false
-                }
-            }
-            return true
-        }
     }
 }

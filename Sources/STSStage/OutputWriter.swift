@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import STSCore
 import Synchronization
 
 /// Writes finished records as lines to a file descriptor, each one whole and at once.
@@ -49,20 +50,8 @@ public final class OutputWriter: Sendable {
     }
 
     private func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 {
-                    offset += n
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    // The reader went away (EPIPE with SIGPIPE ignored) or the disk is full: nothing
-                    // more can be delivered, and losing records silently would be worse than stopping.
-                    exit(n < 0 && errno == EPIPE ? 0 : 1)
-                }
-            }
-        }
+        // The reader went away (EPIPE with SIGPIPE ignored) or the disk is full: nothing more can be
+        // delivered, and losing records silently would be worse than stopping.
+        if !FileDescriptorWriter.writeAll(fd, bytes) { exit(errno == EPIPE ? 0 : 1) }
     }
 }
