@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sts-dns", targets: ["sts-dns"]),
+        .executable(name: "sts-fetch", targets: ["sts-fetch"]),
         .executable(name: "sts-parse", targets: ["sts-parse"]),
         .executable(name: "sts-query", targets: ["sts-query"]),
         .executable(name: "sts-socketmapd", targets: ["sts-socketmapd"]),
@@ -19,6 +20,7 @@ let package = Package(
         // Thin modules over the system's C libraries (Debian -dev packages, see scripts/setup).
         .systemLibrary(name: "CIDN2", providers: [.apt(["libidn2-dev"])]),
         .systemLibrary(name: "CUnbound", providers: [.apt(["libunbound-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
@@ -45,13 +47,19 @@ let package = Package(
             "STSCore", "STSStage", "STSCache", "STSConfig", "STSSocketmap",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // HTTPS policy fetches through libcurl's multi interface.
+        .target(name: "STSFetch", dependencies: ["STSCore", "CCurl"]),
         // DNS lookups through libunbound.
         .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
         // What each stage does to a record: reads its inputs, calls the libraries, writes its key.
-        .target(name: "STSStages", dependencies: ["STSCore", "STSStage", "STSDNS"]),
+        .target(name: "STSStages", dependencies: ["STSCore", "STSStage", "STSDNS", "STSFetch"]),
 
         .executableTarget(name: "sts-dns", dependencies: [
             "STSCore", "STSStage", "STSStages", "STSDNS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "sts-fetch", dependencies: [
+            "STSCore", "STSStage", "STSStages", "STSFetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sts-parse", dependencies: [

@@ -1,0 +1,59 @@
+import STSCore
+
+/// What fetching one policy gave: the body, or an error with its RFC 8460 kind and a reason.
+public struct FetchOutcome: Sendable, Equatable {
+    public var url: String
+    public var httpStatus: Int?
+    public var contentType: String?
+    public var body: String?
+    public var bytes: Int
+    public var ip: String?
+    /// Milliseconds from the start to: name resolved, connected, TLS done, all received.
+    public var timings: [String: Double]
+    public var error: FetchError?
+
+    public var json: JSONValue {
+        var object: JSONObject = ["status": .string(error == nil ? "ok" : "error"), "url": .string(url)]
+        if let httpStatus { object["http_status"] = .int(httpStatus) }
+        if let contentType { object["content_type"] = .string(contentType) }
+        if let body { object["body"] = .string(body) }
+        if error == nil { object["bytes"] = .int(bytes) }
+        if let ip, !ip.isEmpty { object["ip"] = .string(ip) }
+        if !timings.isEmpty {
+            var times = JSONObject()
+            for key in ["dns", "connect", "tls", "total"] { if let value = timings[key] { times[key] = .double((value * 10).rounded() / 10) } }
+            object["timings_ms"] = .object(times)
+        }
+        if let error {
+            object["error"] = ["kind": .string(error.kind.rawValue), "reason": .string(error.reason.rawValue), "message": .string(error.message)]
+        }
+        return .object(object)
+    }
+}
+
+/// A failed fetch: `sts-webpki-invalid` for certificate problems, `sts-policy-fetch-error` for the rest.
+public struct FetchError: Sendable, Equatable {
+    public enum Reason: String, Sendable {
+        // sts-webpki-invalid
+        case expired, notYetValid = "not-yet-valid", nameMismatch = "name-mismatch", untrusted, selfSigned = "self-signed", certificate
+        // sts-policy-fetch-error
+        case timeout, connect, dns, tls, httpStatus = "http-status", redirect, contentType = "content-type", tooLarge = "too-large"
+        case encoding, proxy, proto = "protocol"
+
+        public var kind: ErrorKind {
+            switch self {
+            case .expired, .notYetValid, .nameMismatch, .untrusted, .selfSigned, .certificate: .stsWebPKIInvalid
+            default: .stsPolicyFetchError
+            }
+        }
+    }
+
+    public var reason: Reason
+    public var message: String
+    public var kind: ErrorKind { reason.kind }
+
+    public init(_ reason: Reason, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
+}
