@@ -20,6 +20,8 @@ let package = Package(
         // Thin modules over the system's C libraries (Debian -dev packages, see scripts/setup).
         .systemLibrary(name: "CIDN2", providers: [.apt(["libidn2-dev"])]),
         .systemLibrary(name: "CUnbound", providers: [.apt(["libunbound-dev"])]),
+        // posix_spawn's closefrom action, which Swift's Glibc module does not export.
+        .target(name: "CSpawn"),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -28,7 +30,7 @@ let package = Package(
         .target(name: "STSCore", dependencies: ["CIDN2"]),
         // The JSON-line stage runner every stage executable is built on.
         .target(name: "STSStage", dependencies: [
-            "STSCore",
+            "STSCore", "CSpawn",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The daemon's config file (the mta-sts-daemon.yml format) through libyaml.

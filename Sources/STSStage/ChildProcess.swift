@@ -1,10 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSpawn
 import STSCore
 
 /// A child process started with posix_spawn, with its standard input and output bound to descriptors
-/// we choose and nothing else inherited (every descriptor we create is close-on-exec).
+/// we choose, standard error shared, and no other descriptor inherited.
 public struct ChildProcess: Sendable {
     public let pid: pid_t
     public let path: String
@@ -17,6 +18,9 @@ public struct ChildProcess: Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, stdinFD, STDIN_FILENO)
         posix_spawn_file_actions_adddup2(&actions, stdoutFD, STDOUT_FILENO)
+        // Nothing else of ours goes to the child: not every library marks its descriptors close-on-exec
+        // (a stage holding the daemon's listening socket would keep the port half-open after a restart).
+        sts_spawn_add_closefrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

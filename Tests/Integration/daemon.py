@@ -1,0 +1,71 @@
+"""Running sts-socketmapd inside the test world and asking it with Postfix's own client."""
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+from stages import binary
+
+POSTFIX_CONFIG = tempfile.mkdtemp(prefix="sts-postfix-")
+open(os.path.join(POSTFIX_CONFIG, "main.cf"), "w").close()
+
+
+class Daemon:
+    """sts-socketmapd in the world's namespace with a config written from `config` (YAML text)."""
+
+    def __init__(self, config, port, workdir):
+        self.port = port
+        self.workdir = workdir
+        self.config_path = os.path.join(workdir, "sts.yml")
+        with open(self.config_path, "w") as f:
+            f.write(config)
+        self.log_path = os.path.join(workdir, "daemon.log")
+        self.proc = None
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", "sts-world", binary("sts-socketmapd"), "-c", self.config_path, "-v", "debug"],
+            stdout=log, stderr=log, cwd=self.workdir)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"sts-socketmapd exited: {self.log()}")
+            if subprocess.run(["ip", "netns", "exec", "sts-world", "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{self.port}"],
+                              capture_output=True).returncode == 0:
+                return self
+            time.sleep(0.1)
+        raise AssertionError(f"sts-socketmapd did not listen: {self.log()}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def postmap(self, key, zone="postfix", timeout=60):
+        """`postmap -q KEY socketmap:inet:127.0.0.1:PORT:ZONE`: (exit status, answer)."""
+        proc = subprocess.run(
+            ["ip", "netns", "exec", "sts-world", "postmap", "-c", POSTFIX_CONFIG, "-q", key,
+             f"socketmap:inet:127.0.0.1:{self.port}:{zone}"],
+            capture_output=True, text=True, timeout=timeout)
+        if proc.stderr:
+            print(f"postmap {key}: {proc.stderr.strip()}")
+        return proc.returncode, proc.stdout.strip()
+
+    def stage_pids(self):
+        """The stage processes the daemon started (children of the daemon)."""
+        out = subprocess.run(["pgrep", "-P", str(self.daemon_pid())], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def daemon_pid(self):
+        # ip netns exec execs the daemon, so the Popen pid is the daemon's.
+        return self.proc.pid

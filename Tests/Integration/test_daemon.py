@@ -1,0 +1,129 @@
+"""sts-socketmapd answering real Postfix (postmap -q) over the DNS and HTTPS test worlds."""
+import os
+import signal
+import time
+
+import pytest
+
+from daemon import Daemon
+
+CONFIG = """
+host: 127.0.0.1
+port: {port}
+cache_grace: {grace}
+cache:
+  type: sqlite
+  options:
+    filename: {workdir}/cache.db
+default_zone:
+  timeout: 8
+zones:
+  nosni:
+    require_sni: false
+  strict:
+    strict_testing: true
+  fast:
+    timeout: 0.5
+  report:
+    tlsrpt: true
+"""
+
+GOOD = "secure match=mail.good.test:.mx.good.test servername=hostname"
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("daemon"))
+    d = Daemon(CONFIG.format(port=18461, grace=60, workdir=workdir), 18461, workdir).start()
+    yield d
+    d.stop()
+
+
+@pytest.mark.parametrize("key", ["good.test", "GOOD.TEST", "good.test.", "[good.test]", "[good.test]:587", "good.test:587"])
+def test_key_forms_of_a_domain_with_a_policy(daemon, key):
+    assert daemon.postmap(key) == (0, GOOD)
+
+
+@pytest.mark.parametrize("key", [".good.test", "[127.0.0.1]", "127.0.0.1", "[ipv6:::1]", "nxdomain.test", "only-other.test",
+                                 "two-records.test", "testing.test", "none.test", "invalid-policy.test", "notfound.test",
+                                 "expired.test", "wrong-name.test", "untrusted.test", "redirect.test", "html.test",
+                                 "oversize.test", "oversize-chunked.test", "refused.test", "servfail.test"])
+def test_no_policy_answers(daemon, key):
+    status, answer = daemon.postmap(key)
+    assert (status, answer) == (1, ""), f"{key}: {answer}\n{daemon.log()[-2000:]}"
+
+
+@pytest.mark.parametrize("domain", ["cname.test", "cname-chain.test", "crlf.test", "charset.test", "wildcard-cert.test", "small-chunked.test", "ipv6.test"])
+def test_valid_policies_through_every_path(daemon, domain):
+    status, answer = daemon.postmap(domain)
+    assert status == 0, daemon.log()[-2000:]
+    assert answer.startswith("secure match=") and answer.endswith(" servername=hostname")
+
+
+def test_idn_key(daemon):
+    assert daemon.postmap("bücher.test") == (0, GOOD)
+
+
+def test_zone_without_sni(daemon):
+    assert daemon.postmap("good.test", zone="nosni") == (0, "secure match=mail.good.test:.mx.good.test")
+
+
+def test_strict_testing_zone_enforces_testing_policies(daemon):
+    assert daemon.postmap("testing.test", zone="strict") == (0, "secure match=mail.testing.test servername=hostname")
+    assert daemon.postmap("testing.test") == (1, "")
+
+
+def test_unknown_zone_uses_default_zone(daemon):
+    assert daemon.postmap("good.test", zone="whatever") == (0, GOOD)
+
+
+def test_tlsrpt_zone(daemon):
+    status, answer = daemon.postmap("good.test", zone="report")
+    assert status == 0
+    assert answer.startswith(GOOD + " policy_type=sts policy_domain=good.test mx_host_pattern=mail.good.test mx_host_pattern=*.mx.good.test")
+    assert "{ policy_string = mode: enforce }" in answer
+
+
+def test_time_budget_answers_in_time_and_fills_the_cache(daemon):
+    started = time.monotonic()
+    assert daemon.postmap("blackhole.test", zone="fast") == (1, "")
+    assert time.monotonic() - started < 5
+
+
+def test_a_killed_stage_does_not_break_lookups(daemon):
+    assert daemon.postmap("good.test") == (0, GOOD)
+    for pid in daemon.stage_pids():
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)
+    status, answer = daemon.postmap("cname.test")
+    assert status in (0, 1)
+    if status == 0:
+        assert answer == GOOD
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and daemon.postmap("ext.test")[0] not in (0, 1):
+        time.sleep(0.2)
+    assert daemon.postmap("good.test") == (0, GOOD)
+
+
+def test_cache_survives_a_restart(tmp_path):
+    workdir = str(tmp_path)
+    d = Daemon(CONFIG.format(port=18462, grace=3600, workdir=workdir), 18462, workdir).start()
+    try:
+        assert d.postmap("good.test") == (0, GOOD)
+    finally:
+        d.stop()
+    # Within cache_grace the sqlite copy is served from memory after the restart, without any lookup.
+    d2 = Daemon(CONFIG.format(port=18462, grace=3600, workdir=workdir), 18462, workdir).start()
+    try:
+        assert d2.postmap("good.test") == (0, GOOD)
+        assert "from=cache" in d2.log()
+    finally:
+        d2.stop()
+
+
+def test_sigterm_drains_and_exits(tmp_path):
+    workdir = str(tmp_path)
+    d = Daemon(CONFIG.format(port=18463, grace=60, workdir=workdir), 18463, workdir).start()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=30) == 0
+    assert "stopped" in d.log()
