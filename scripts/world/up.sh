@@ -131,7 +131,6 @@ server:
     infra-host-ttl: 5
     serve-expired: no
     cache-max-negative-ttl: 5
-    cache-max-ttl: 5
 stub-zone:
     name: "test."
     stub-addr: 127.0.0.2
