@@ -53,6 +53,8 @@ final class SocketmapServerTests: XCTestCase {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while expect.map({ received.count < $0 }) ?? true {
             let n = recv(fd, &buffer, buffer.count, 0)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { XCTFail("recv failed: \(String(cString: strerror(errno)))") }
             if n <= 0 { break }
             received.append(contentsOf: buffer[..<n])
         }
