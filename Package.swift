@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "STSCoreTests", dependencies: ["STSCore"]),
         .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore"]),
         .testTarget(name: "STSDNSTests", dependencies: ["STSDNS"]),
+        .testTarget(name: "STSFetchTests", dependencies: ["STSFetch", "STSCore", "CCurl"]),
         .testTarget(name: "STSCacheTests", dependencies: ["STSCache", "STSCore"]),
         .testTarget(name: "STSSocketmapTests", dependencies: ["STSSocketmap", "STSCore", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "STSDaemonTests", dependencies: ["STSDaemon", "STSCore", "STSStage", "STSCache", "STSConfig"]),

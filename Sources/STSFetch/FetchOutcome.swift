@@ -12,6 +12,19 @@ public struct FetchOutcome: Sendable, Equatable {
     public var timings: [String: Double]
     public var error: FetchError?
 
+    public init(url: String, httpStatus: Int? = nil, contentType: String? = nil, body: String? = nil, bytes: Int = 0, ip: String? = nil,
+                timings: [String: Double] = [:], error: FetchError? = nil)
+    {
+        self.url = url
+        self.httpStatus = httpStatus
+        self.contentType = contentType
+        self.body = body
+        self.bytes = bytes
+        self.ip = ip
+        self.timings = timings
+        self.error = error
+    }
+
     public var json: JSONValue {
         var object: JSONObject = ["status": .string(error == nil ? "ok" : "error"), "url": .string(url)]
         if let httpStatus { object["http_status"] = .int(httpStatus) }

@@ -10,6 +10,8 @@ WORLD_DIR = os.environ.get("STS_WORLD_DIR", "/tmp/sts-world")
 
 
 def binary(name):
+    if name == "bash":
+        return "/bin/bash"
     path = os.path.join(BIN, name)
     assert os.access(path, os.X_OK), f"{path} is not built (swift build, or set STS_BIN)"
     return path
@@ -22,7 +24,10 @@ class StageRun:
         self.stderr = proc.stderr
         self.elapsed = elapsed
         self.lines = [line for line in proc.stdout.split("\n") if line]
-        self.records = [json.loads(line) for line in self.lines]
+
+    @property
+    def records(self):
+        return [json.loads(line) for line in self.lines]
 
     def by_domain(self):
         return {r.get("domain"): r for r in self.records}
@@ -32,7 +37,7 @@ def run_stage(name, *args, input="", timeout=60, netns="sts-world"):
     """Runs a stage (inside the test world's network namespace) over `input` and parses its output."""
     argv = [binary(name), *args]
     if netns:
-        argv = ["ip", "netns", "exec", netns, *argv]
+        argv = ["ip", "netns", "exec", netns, "env", f"PATH={BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", *argv]
     if isinstance(input, (list, tuple)):
         input = "".join((json.dumps(r) if isinstance(r, dict) else r) + "\n" for r in input)
     start = time.monotonic()
