@@ -69,3 +69,14 @@ class Daemon:
     def daemon_pid(self):
         # ip netns exec execs the daemon, so the Popen pid is the daemon's.
         return self.proc.pid
+
+
+def set_mutable(txt_id=None, policy=None):
+    """What mutable.test publishes: its TXT id (None: no record) and its policy (None: 404)."""
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    args = [os.path.join(repo, "scripts", "world", "mutable.sh")]
+    args += ["--id", txt_id] if txt_id else ["--no-txt"]
+    args += ["--policy", policy] if policy else ["--no-policy"]
+    subprocess.run(args, check=True, capture_output=True)
+    time.sleep(2.2)  # the TTL is 1 s, and caches count in whole seconds: a record may live for 2 s

@@ -127,3 +127,35 @@ def test_sigterm_drains_and_exits(tmp_path):
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=30) == 0
     assert "stopped" in d.log()
+
+
+def policy(mode, *mx):
+    return "\n".join(["version: STSv1", f"mode: {mode}", *[f"mx: {m}" for m in mx], "max_age: 600"])
+
+
+def test_policy_changes_are_followed(tmp_path):
+    from daemon import set_mutable
+    set_mutable("v1", policy("enforce", "a.mutable.test"))
+    workdir = str(tmp_path)
+    d = Daemon(CONFIG.format(port=18464, grace=1, workdir=workdir), 18464, workdir).start()
+    try:
+        assert d.postmap("mutable.test") == (0, "secure match=a.mutable.test servername=hostname")
+
+        # A new id is fetched.
+        set_mutable("v2", policy("enforce", "b.mutable.test", "*.mutable.test"))
+        assert d.postmap("mutable.test") == (0, "secure match=b.mutable.test:.mutable.test servername=hostname")
+
+        # A new id whose policy cannot be fetched: the cached policy is still served (never TEMP).
+        set_mutable("v3", None)
+        assert d.postmap("mutable.test") == (0, "secure match=b.mutable.test:.mutable.test servername=hostname")
+
+        # The TXT record disappears: the cached policy is not evicted.
+        set_mutable(None, policy("enforce", "c.mutable.test"))
+        assert d.postmap("mutable.test") == (0, "secure match=b.mutable.test:.mutable.test servername=hostname")
+
+        # A fetched mode none replaces the cached policy at once.
+        set_mutable("v4", policy("none"))
+        assert d.postmap("mutable.test") == (1, "")
+    finally:
+        d.stop()
+        set_mutable("first1", policy("enforce", "mail.good.test"))

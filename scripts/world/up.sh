@@ -55,6 +55,7 @@ https_fixtures=(
     "slow slow"
     "refused refused"
     "ipv6 ipv6 good.txt"
+    "mutable policy mutable.txt"
 )
 
 # --- DNS -----------------------------------------------------------------------------------------
@@ -62,14 +63,21 @@ cp "$world/test.zone" "$dir/dns/test.zone"
 for fixture in "${https_fixtures[@]}"; do
     read -r name kind _ <<< "$fixture"
     host="mta-sts.$name"
+    case $name in mutable) continue ;; esac
     case $kind in
         refused) echo "$host A 127.0.0.4" ;;
         ipv6) echo "$host AAAA ::1" ;;
         *) echo "$host A 127.0.0.10" ;;
     esac >> "$dir/dns/test.zone"
-    case $name in good|cname|cname-chain|xn--bcher-kva) ;; *) echo "_mta-sts.$name TXT \"v=STSv1; id=${name//[^a-z0-9]/}1;\"" >> "$dir/dns/test.zone" ;; esac
+    case $name in good|cname|cname-chain|xn--bcher-kva|mutable) ;; *) echo "_mta-sts.$name TXT \"v=STSv1; id=${name//[^a-z0-9]/}1;\"" >> "$dir/dns/test.zone" ;; esac
 done
 cp "$world/bogus.zone" "$dir/dns/bogus.zone"
+# mutable.test: an unsigned child zone the tests rewrite (scripts/world/mutable.sh) to change a policy.
+cat >> "$dir/dns/test.zone" <<ZONE
+mutable NS ns.mutable.test.
+ns.mutable A 127.0.0.2
+ZONE
+STS_WORLD_DIR=$dir scripts/world/mutable.sh --id first1 --policy "$(cat "$world/policies/good.txt")" --no-reload
 (
     cd "$dir/dns"
     test_key=$(ldns-keygen -a ECDSAP256SHA256 -k test.)
@@ -103,6 +111,9 @@ zone:
 zone:
     name: "bogus.test."
     zonefile: "bogus.zone.signed"
+zone:
+    name: "mutable.test."
+    zonefile: "mutable.zone"
 # A zone nsd is configured for but cannot load: it answers SERVFAIL for it (a broken delegation).
 zone:
     name: "servfail.test."
@@ -130,7 +141,7 @@ server:
     # Fail fast on the lame delegation; the tests want SERVFAIL, not a long wait.
     infra-host-ttl: 5
     serve-expired: no
-    cache-max-negative-ttl: 5
+    cache-max-negative-ttl: 1
 stub-zone:
     name: "test."
     stub-addr: 127.0.0.2
@@ -152,6 +163,7 @@ cat "$dir/certs/ca.crt" >> "/etc/netns/$ns/ssl/certs/ca-certificates.crt"
 
 # --- HTTPS ---------------------------------------------------------------------------------------
 cp "$world"/policies/*.txt "$dir/www/"
+# (mutable.txt was written by mutable.sh above)
 python3 - "$dir/www" <<'PY'
 import sys, pathlib
 www = pathlib.Path(sys.argv[1])
