@@ -53,7 +53,14 @@ public final class SocketmapServer: Sendable {
             switch address {
             case .tcp(let host, let port):
                 let withReuse = reusePort ? bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_REUSEPORT)), value: 1) : bootstrap
-                let channel = try await withReuse.bind(host: host, port: port).get()
+                // An address literal is bound as it is: resolving "::1" through getaddrinfo fails
+                // on hosts without a global IPv6 address (AI_ADDRCONFIG).
+                let channel: Channel
+                if let literal = try? SocketAddress(ipAddress: host, port: port) {
+                    channel = try await withReuse.bind(to: literal).get()
+                } else {
+                    channel = try await withReuse.bind(host: host, port: port).get()
+                }
                 listeners.withLockedValue { $0.append(channel) }
                 return channel
             case .unix(let path, let mode):

@@ -10,7 +10,7 @@ import STSSocketmap
 import STSStage
 
 @main
-struct SocketmapdCommand: AsyncParsableCommand {
+struct SocketmapdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sts-socketmapd",
         abstract: "Answer Postfix's TLS policy lookups (socketmap) from domains' MTA-STS policies.",
@@ -52,7 +52,9 @@ struct SocketmapdCommand: AsyncParsableCommand {
         guard Self.levels[verbosity] != nil else { throw ValidationError("-v must be one of debug, info, warn, error, fatal") }
     }
 
-    func run() async throws {
+    // The daemon's setup runs on the main thread, which then waits for the end: the thread that
+    // drops privileges must stay alive, or the process would still show its old ids.
+    func run() throws {
         let sinkFD: Int32
         if let logfile {
             sinkFD = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
@@ -111,7 +113,7 @@ struct SocketmapdCommand: AsyncParsableCommand {
         let address: ListenAddress = daemonConfig.path.map { .unix(path: $0, mode: daemonConfig.mode) } ?? .tcp(host: daemonConfig.host, port: daemonConfig.port)
         let channel: Channel
         do {
-            channel = try await server.listen(on: address, reusePort: daemonConfig.reusePort)
+            channel = try Blocking.wait { () async throws(STSError) -> Channel in try await server.listen(on: address, reusePort: daemonConfig.reusePort) }
         } catch {
             CommandFailure.exit("sts-socketmapd", error.message)
         }
@@ -156,8 +158,8 @@ struct SocketmapdCommand: AsyncParsableCommand {
         }
         signals.start()
         SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")
-        try await channel.closeFuture.get()
-        await signals.waitForStop()
+        try channel.closeFuture.wait()
+        Blocking.wait { await signals.waitForStop() }
     }
 
     /// The config file, or the embedded default; an invalid file stops the daemon with a message that
@@ -179,5 +181,33 @@ struct SocketmapdCommand: AsyncParsableCommand {
         } catch {
             CommandFailure.exit("sts-socketmapd", "\(error)", code: checkConfig ? 1 : 2)
         }
+    }
+}
+
+/// Runs async work from the main thread and waits for it there.
+enum Blocking {
+    static func wait<T: Sendable>(_ work: @escaping @Sendable () async throws(STSError) -> T) throws(STSError) -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { box.result = .success(try await work()) } catch { box.result = .failure(error as? STSError ?? STSError(.internalError, "\(error)")) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+
+    static func wait(_ work: @escaping @Sendable () async -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await work()
+            done.signal()
+        }
+        done.wait()
+    }
+
+    /// Written by the task before it signals, read after the wait: the semaphore orders the two.
+    final class ResultBox<T>: @unchecked Sendable {
+        var result: Result<T, STSError>?
     }
 }

@@ -14,7 +14,9 @@ open(os.path.join(POSTFIX_CONFIG, "main.cf"), "w").close()
 class Daemon:
     """sts-socketmapd in the world's namespace with a config written from `config` (YAML text)."""
 
-    def __init__(self, config, port, workdir):
+    def __init__(self, config, port, workdir, args=(), env=None):
+        self.args = list(args)
+        self.env = env
         self.port = port
         self.workdir = workdir
         self.config_path = os.path.join(workdir, "sts.yml")
@@ -25,9 +27,10 @@ class Daemon:
 
     def start(self):
         log = open(self.log_path, "a")
+        env = dict(os.environ, **(self.env or {}))
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", "sts-world", binary("sts-socketmapd"), "-c", self.config_path, "-v", "debug"],
-            stdout=log, stderr=log, cwd=self.workdir)
+            ["ip", "netns", "exec", "sts-world", binary("sts-socketmapd"), "-c", self.config_path, "-v", "debug", *self.args],
+            stdout=log, stderr=log, cwd=self.workdir, env=env)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,0 +1,136 @@
+"""Running sts-socketmapd for real: reload, systemd notification, privilege drop, shared ports, unix sockets."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from daemon import POSTFIX_CONFIG, Daemon
+
+BASE = """
+host: 127.0.0.1
+port: {port}
+cache:
+  type: internal
+default_zone:
+  timeout: 8
+"""
+
+GOOD = "secure match=mail.good.test:.mx.good.test servername=hostname"
+
+
+def test_sighup_reloads_zones_and_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path):
+    d = Daemon(BASE.format(port=18480), 18480, str(tmp_path)).start()
+    try:
+        assert d.postmap("testing.test", zone="z") == (1, "")
+        with open(d.config_path, "a") as f:
+            f.write("zones:\n  z:\n    strict_testing: true\n")
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert d.postmap("testing.test", zone="z") == (0, "secure match=mail.testing.test servername=hostname")
+        with open(d.config_path, "w") as f:
+            f.write(BASE.format(port=18480) + "zones:\n  z:\n    timeout: soon\n")
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert "new configuration refused" in d.log() and "zones.z.timeout" in d.log()
+        assert d.postmap("testing.test", zone="z") == (0, "secure match=mail.testing.test servername=hostname")
+    finally:
+        d.stop()
+
+
+def test_sd_notify_ready_and_stopping(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(10)
+    d = Daemon(BASE.format(port=18481), 18481, str(tmp_path), env={"NOTIFY_SOCKET": path}).start()
+    try:
+        ready = listener.recv(4096).decode()
+        assert "READY=1" in ready and f"MAINPID={d.proc.pid}" in ready
+    finally:
+        d.stop()
+    assert "STOPPING=1" in listener.recv(4096).decode()
+
+
+def test_privileges_are_dropped_after_binding(tmp_path):
+    os.chmod(tmp_path, 0o777)
+    d = Daemon(BASE.format(port=18482), 18482, str(tmp_path), args=["-u", "nobody"]).start()
+    try:
+        status = open(f"/proc/{d.proc.pid}/status").read()
+        uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
+        gid_line = next(line for line in status.splitlines() if line.startswith("Gid:"))
+        groups_line = next(line for line in status.splitlines() if line.startswith("Groups:"))
+        nobody = int(subprocess.run(["id", "-u", "nobody"], capture_output=True, text=True).stdout)
+        nogroup = int(subprocess.run(["id", "-g", "nobody"], capture_output=True, text=True).stdout)
+        assert uid_line.split()[1:] == [str(nobody)] * 4
+        assert gid_line.split()[1:] == [str(nogroup)] * 4
+        assert groups_line.split()[1:] in ([], [str(nogroup)])
+        assert d.postmap("good.test") == (0, GOOD)
+    finally:
+        d.stop()
+
+
+def test_two_instances_share_a_port_for_seamless_restarts(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = Daemon(BASE.format(port=18483), 18483, str(tmp_path / "a")).start()
+    second = Daemon(BASE.format(port=18483), 18483, str(tmp_path / "b")).start()
+    try:
+        time.sleep(0.5)
+        assert second.proc.poll() is None, second.log()
+        assert "listening" in second.log()
+        first.stop()
+        for _ in range(5):
+            assert second.postmap("good.test") == (0, GOOD)
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_reuse_port_false_refuses_a_second_instance(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    config = BASE.format(port=18484) + "reuse_port: false\n"
+    first = Daemon(config, 18484, str(tmp_path / "a")).start()
+    try:
+        second = Daemon(config, 18484, str(tmp_path / "b"))
+        log = open(second.log_path, "a")
+        second.proc = subprocess.Popen(["ip", "netns", "exec", "sts-world", __import__("stages").binary("sts-socketmapd"), "-c", second.config_path],
+                                       stdout=log, stderr=log, cwd=second.workdir)
+        assert second.proc.wait(timeout=10) == 2
+        assert "cannot listen on 127.0.0.1:18484" in second.log()
+    finally:
+        first.stop()
+
+
+def test_unix_socket_with_mode(tmp_path):
+    path = str(tmp_path / "sts.sock")
+    d = Daemon(f"path: {path}\nmode: 0660\ncache:\n  type: internal\n", 0, str(tmp_path))
+    log = open(d.log_path, "a")
+    d.proc = subprocess.Popen(["ip", "netns", "exec", "sts-world", *(__import__("stages").binary("sts-socketmapd"),), "-c", d.config_path],
+                              stdout=log, stderr=log, cwd=str(tmp_path))
+    try:
+        for _ in range(50):
+            if os.path.exists(path):
+                break
+            time.sleep(0.1)
+        assert os.stat(path).st_mode & 0o777 == 0o660
+        proc = subprocess.run(["ip", "netns", "exec", "sts-world", "postmap", "-c", POSTFIX_CONFIG, "-q", "good.test", f"socketmap:unix:{path}:postfix"],
+                              capture_output=True, text=True, timeout=30)
+        assert (proc.returncode, proc.stdout.strip()) == (0, GOOD), proc.stderr
+    finally:
+        d.stop()
+
+
+def test_ipv6_listener(tmp_path):
+    d = Daemon("host: '::1'\nport: 18485\ncache:\n  type: internal\n", 18485, str(tmp_path))
+    log = open(d.log_path, "a")
+    d.proc = subprocess.Popen(["ip", "netns", "exec", "sts-world", __import__("stages").binary("sts-socketmapd"), "-c", d.config_path],
+                              stdout=log, stderr=log, cwd=str(tmp_path))
+    try:
+        time.sleep(1)
+        proc = subprocess.run(["ip", "netns", "exec", "sts-world", "postmap", "-c", POSTFIX_CONFIG, "-q", "good.test", "socketmap:inet:[::1]:18485:postfix"],
+                              capture_output=True, text=True, timeout=30)
+        assert (proc.returncode, proc.stdout.strip()) == (0, GOOD), proc.stderr + d.log()
+    finally:
+        d.stop()
