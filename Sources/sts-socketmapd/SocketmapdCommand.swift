@@ -46,6 +46,10 @@ struct SocketmapdCommand: ParsableCommand {
     @Flag(help: "Check the config file and exit: 0 valid, 1 invalid.")
     var checkConfig = false
 
+    /// mta-sts-daemon's flag; accepted so existing unit files keep working, and has no effect here.
+    @Flag(help: .hidden)
+    var disableUvloop = false
+
     static let levels: [String: Logger.Level] = ["debug": .debug, "info": .info, "warn": .warning, "warning": .warning, "error": .error, "fatal": .critical]
 
     func validate() throws {
