@@ -2,8 +2,15 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Log lines to a file descriptor (stderr, or the `-l` file): `time level label: message key=value ...`.
+import STSCore
+
+/// Log lines to a file descriptor (stderr, or the `-l` file): `time level label: message key=value ...`,
+/// or one JSON object per line (`{"time":...,"level":...,"message":...,"key":"value"}`) for log shippers.
 public struct LineLogHandler: LogHandler {
+    public enum Format: String, Sendable, CaseIterable {
+        case text, json
+    }
+
     /// Shared by every logger writing to the same place, so lines never interleave.
     public final class Sink: Sendable {
         private let fd: Mutex<Int32>
@@ -31,11 +38,13 @@ public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     private let label: String
     private let sink: Sink
+    private let format: Format
 
-    public init(label: String, sink: Sink, level: Logger.Level) {
+    public init(label: String, sink: Sink, level: Logger.Level, format: Format = .text) {
         self.label = label
         self.sink = sink
         self.logLevel = level
+        self.format = format
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -45,6 +54,13 @@ public struct LineLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        if format == .json {
+            var object: JSONObject = ["time": .string(Date().formatted(.iso8601)), "level": .string("\(event.level)"),
+                                      "logger": .string(label), "message": .string("\(event.message)")]
+            for (key, value) in all.sorted(by: { $0.key < $1.key }) where object[key] == nil { object[key] = .string("\(value)") }
+            sink.write(JSONWriter.string(.object(object)))
+            return
+        }
         var line = "\(Date().formatted(.iso8601)) \(event.level) \(label): \(event.message)"
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
             let text = "\(value)"

@@ -34,6 +34,9 @@ struct SocketmapdCommand: ParsableCommand {
     @Option(name: [.short, .customLong("logfile")], help: ArgumentHelp("Write the log to this file instead of standard error.", valueName: "file"))
     var logfile: String?
 
+    @Option(help: ArgumentHelp("Log line format: text or json.", valueName: "format"))
+    var logFormat: String = "text"
+
     @Option(name: [.short, .customLong("pidfile")], help: ArgumentHelp("Write the process id to this file.", valueName: "file"))
     var pidfile: String?
 
@@ -54,6 +57,7 @@ struct SocketmapdCommand: ParsableCommand {
 
     func validate() throws {
         guard Self.levels[verbosity] != nil else { throw ValidationError("-v must be one of debug, info, warn, error, fatal") }
+        guard LineLogHandler.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
     }
 
     // The daemon's setup runs on the main thread, which then waits for the end: the thread that
@@ -68,7 +72,7 @@ struct SocketmapdCommand: ParsableCommand {
         }
         let sink = LineLogHandler.Sink(fd: sinkFD)
         let level = Self.levels[verbosity]!
-        let logger = Logger(label: "sts-socketmapd") { label in LineLogHandler(label: label, sink: sink, level: level) }
+        let logger = Logger(label: "sts-socketmapd") { label in LineLogHandler(label: label, sink: sink, level: level, format: LineLogHandler.Format(rawValue: logFormat) ?? .text) }
 
         let daemonConfig = loadConfig(logger: logger)
         if checkConfig {

@@ -134,3 +134,18 @@ def test_ipv6_listener(tmp_path):
         assert (proc.returncode, proc.stdout.strip()) == (0, GOOD), proc.stderr + d.log()
     finally:
         d.stop()
+
+
+def test_json_log_lines_one_per_decision(tmp_path):
+    import json as jsonlib
+    d = Daemon(BASE.format(port=18486), 18486, str(tmp_path), args=["--log-format", "json", "-v", "info"]).start()
+    try:
+        assert d.postmap("good.test") == (0, GOOD)
+    finally:
+        d.stop()
+    lines = [jsonlib.loads(line) for line in d.log().splitlines() if line.startswith("{")]
+    decisions = [line for line in lines if line["message"] == "decision"]
+    assert len(decisions) == 1
+    decision = decisions[0]
+    assert decision["domain"] == "good.test" and decision["answer"] == "OK " + GOOD and decision["level"] == "info"
+    assert decision["from"] == "refreshed" and int(decision["ms"]) >= 0 and decision["zone"] == "postfix"
