@@ -149,3 +149,39 @@ def test_json_log_lines_one_per_decision(tmp_path):
     decision = decisions[0]
     assert decision["domain"] == "good.test" and decision["answer"] == "OK " + GOOD and decision["level"] == "info"
     assert decision["from"] == "refreshed" and int(decision["ms"]) >= 0 and decision["zone"] == "postfix"
+
+
+def netstring(text):
+    data = text.encode()
+    return str(len(data)).encode() + b":" + data + b","
+
+
+def test_drain_answers_in_flight_requests_and_closes_idle_connections(tmp_path):
+    import threading
+    d = Daemon(BASE.format(port=18487) + "zones:\n  slowzone:\n    timeout: 3\n", 18487, str(tmp_path)).start()
+    script = (
+        "import socket,sys,time\n"
+        "idle=socket.create_connection(('127.0.0.1',18487))\n"
+        "busy=socket.create_connection(('127.0.0.1',18487))\n"
+        "busy.sendall(sys.argv[1].encode())\n"
+        "print('sent',flush=True)\n"
+        "idle.settimeout(10); busy.settimeout(20)\n"
+        "print('idle', repr(idle.recv(100)), flush=True)\n"
+        "print('busy', repr(busy.recv(100)), flush=True)\n"
+    )
+    client = subprocess.Popen(["ip", "netns", "exec", "sts-world", "python3", "-c", script, netstring("slowzone blackhole.test").decode()],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout.readline().strip() == "sent"
+        time.sleep(0.5)
+        started = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        idle = client.stdout.readline().strip()
+        busy = client.stdout.readline().strip()
+        assert idle == "idle b''", "the idle connection is closed at once"
+        assert busy == "busy b'9:NOTFOUND ,'", "the request in flight is still answered"
+        assert d.proc.wait(timeout=20) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        client.kill()
+        d.stop()
