@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Thin modules over the system's C libraries (Debian -dev packages, see scripts/setup).
@@ -48,6 +50,11 @@ let package = Package(
         .target(name: "STSDaemon", dependencies: [
             "STSCore", "STSStage", "STSCache", "STSConfig", "STSSocketmap",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // HTTPS policy fetches through libcurl's multi interface.
         .target(name: "STSFetch", dependencies: ["STSCore", "CCurl"]),
@@ -78,6 +85,8 @@ let package = Package(
             "STSCore", "STSStage", "STSCache", "STSConfig", "STSDaemon", "STSSocketmap",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
 

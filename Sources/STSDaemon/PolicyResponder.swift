@@ -22,6 +22,7 @@ public struct PolicyResponder: SocketmapResponder {
         switch PolicyKey.resolve(request.key) {
         case .noPolicy(let why):
             logger.debug("no lookup", metadata: ["zone": "\(request.name)", "key": "\(request.key)", "why": "\(why)"])
+            DaemonMetrics.lookup(answer: "notfound", from: "none", seconds: (ContinuousClock.now - started).seconds)
             return .notFound
         case .domain(let domain):
             let decision = await service.decide(domain: domain, zone: zone)
@@ -31,7 +32,25 @@ public struct PolicyResponder: SocketmapResponder {
                 "why": "\(decision.reason)", "from": "\(decision.source)",
                 "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             ])
+            DaemonMetrics.lookup(answer: decision.reply.kind, from: decision.source, seconds: elapsed.seconds)
             return decision.reply
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension SocketmapReply {
+    /// The reply's kind, for metrics: ok, notfound, temp, timeout, perm.
+    var kind: String {
+        switch self {
+        case .ok: "ok"
+        case .notFound: "notfound"
+        case .temp: "temp"
+        case .timeout: "timeout"
+        case .perm: "perm"
         }
     }
 }

@@ -49,8 +49,10 @@ public final class PolicyService: Sendable {
         let now = clock()
         let entry = await cached(domain)
         if rules.freshness(of: entry, at: now) == .fresh, let entry {
+            DaemonMetrics.cache(hit: true)
             return decision(entry, domain: domain, zone: zone, source: "cache")
         }
+        DaemonMetrics.cache(hit: false)
         let refresh = startRefresh(domain: domain, current: entry)
         let budget = Duration.milliseconds(Int64(zone.timeout * 1000))
         let result = await Self.withinBudget(budget) { await refresh.value }
@@ -123,7 +125,10 @@ public final class PolicyService: Sendable {
         }
         if !cache.isEmpty { record["cache"] = .object(cache) }
 
-        switch await stages.run(record, timeout: backgroundLimit) {
+        let started = ContinuousClock.now
+        let outcome = await stages.run(record, timeout: backgroundLimit)
+        Self.record(outcome, since: started)
+        switch outcome {
         case .failure(let error):
             logger.warning("lookup failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
             return live
@@ -169,6 +174,22 @@ public final class PolicyService: Sendable {
                     running += 1
                 }
             }
+        }
+    }
+
+    /// Metrics from a pipeline result: the DNS outcome, and the fetch's when there was one.
+    private static func record(_ outcome: Result<JSONObject, STSError>, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        guard case .success(let record) = outcome else {
+            DaemonMetrics.discovery(outcome: ErrorKind.internalError.rawValue, seconds: elapsed.seconds)
+            return
+        }
+        let txt = record["txt"]
+        let status = txt?["status"]?.stringValue ?? "error"
+        DaemonMetrics.discovery(outcome: status == "error" ? (txt?["error"]?["kind"]?.stringValue ?? "error") : status, seconds: elapsed.seconds)
+        if let fetch = record["fetch"] {
+            let kind = fetch["status"]?.stringValue == "ok" ? "ok" : (fetch["error"]?["kind"]?.stringValue ?? "error")
+            DaemonMetrics.fetch(kind: kind, milliseconds: fetch["timings_ms"]?["total"]?.doubleValue)
         }
     }
 

@@ -95,7 +95,10 @@ public final class StageClient: Sendable {
         state.lastStart = ContinuousClock.now
         let pipeline = try StagePipeline(commands)
         state.generation += 1
-        if state.generation > 1 { state.restarts += 1 }
+        if state.generation > 1 {
+            state.restarts += 1
+            DaemonMetrics.stageRestart()
+        }
         let running = Running(pipeline: pipeline, generation: state.generation)
         state.running = running
         let reader = Thread { [self] in self.read(running) }

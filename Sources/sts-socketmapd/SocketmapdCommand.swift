@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import NIOCore
+import Prometheus
 import STSCache
 import STSConfig
 import STSCore
@@ -82,6 +84,18 @@ struct SocketmapdCommand: ParsableCommand {
         if let pidfile {
             do { try "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8) } catch {
                 CommandFailure.exit("sts-socketmapd", "cannot write pid file \(pidfile): \(error.localizedDescription)")
+            }
+        }
+
+        // Metrics are recorded always (cheaply) and served only when a listener is configured.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        if let listen = daemonConfig.metricsListen {
+            do {
+                _ = try Blocking.wait { () async throws(STSError) -> Channel in try await MetricsServer(registry: registry).start(listen: listen) }
+                logger.info("metrics", metadata: ["listen": "\(listen)", "path": "/metrics"])
+            } catch {
+                CommandFailure.exit("sts-socketmapd", error.message)
             }
         }
 

@@ -185,3 +185,30 @@ def test_drain_answers_in_flight_requests_and_closes_idle_connections(tmp_path):
     finally:
         client.kill()
         d.stop()
+
+
+def test_prometheus_metrics_are_scraped_over_http(tmp_path):
+    config = BASE.format(port=18488) + "metrics:\n  listen: 127.0.0.1:19488\n"
+    d = Daemon(config, 18488, str(tmp_path)).start()
+    try:
+        assert d.postmap("good.test") == (0, GOOD)
+        assert d.postmap("good.test") == (0, GOOD)
+        assert d.postmap("expired.test") == (1, "")
+        scrape = subprocess.run(["ip", "netns", "exec", "sts-world", "curl", "-sf", "http://127.0.0.1:19488/metrics"],
+                                capture_output=True, text=True, timeout=10)
+        assert scrape.returncode == 0
+        samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in scrape.stdout.splitlines() if line and not line.startswith("#")}
+        assert samples['sts_lookups_total{answer="ok",from="refreshed"}'] == 1
+        assert samples['sts_lookups_total{answer="ok",from="cache"}'] == 1
+        assert samples['sts_lookups_total{answer="notfound",from="refreshed"}'] == 1
+        assert samples['sts_cache_lookups_total{result="hit"}'] == 1
+        assert samples['sts_fetches_total{kind="ok"}'] == 1
+        assert samples['sts_fetches_total{kind="sts-webpki-invalid"}'] == 1
+        assert samples['sts_dns_lookups_total{outcome="found"}'] == 2
+        assert samples["sts_fetch_duration_seconds_count"] >= 1
+        assert any(key.startswith("sts_lookup_duration_seconds_bucket") for key in samples)
+        missing = subprocess.run(["ip", "netns", "exec", "sts-world", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:19488/"],
+                                 capture_output=True, text=True, timeout=10)
+        assert missing.stdout == "404"
+    finally:
+        d.stop()

@@ -1,0 +1,31 @@
+import Metrics
+
+/// The daemon's metrics, named once. Recorded through swift-metrics; exported by `MetricsServer`.
+public enum DaemonMetrics {
+    /// One per lookup: `answer` (ok, notfound, temp, perm) and `from` (cache, refreshed, budget, none).
+    public static func lookup(answer: String, from: String, seconds: Double) {
+        Counter(label: "sts_lookups_total", dimensions: [("answer", answer), ("from", from)]).increment()
+        Timer(label: "sts_lookup_duration_seconds", dimensions: [("from", from)]).recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    /// Whether a lookup was answered from a fresh cache entry without any stage.
+    public static func cache(hit: Bool) {
+        Counter(label: "sts_cache_lookups_total", dimensions: [("result", hit ? "hit" : "miss")]).increment()
+    }
+
+    /// One per discovery through the stages: the TXT outcome (found, none, or the DNS error kind).
+    public static func discovery(outcome: String, seconds: Double) {
+        Counter(label: "sts_dns_lookups_total", dimensions: [("outcome", outcome)]).increment()
+        Timer(label: "sts_discovery_duration_seconds").recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    /// One per policy fetch: `ok` or its RFC 8460 kind.
+    public static func fetch(kind: String, milliseconds: Double?) {
+        Counter(label: "sts_fetches_total", dimensions: [("kind", kind)]).increment()
+        if let milliseconds { Timer(label: "sts_fetch_duration_seconds").recordNanoseconds(Int64(milliseconds * 1e6)) }
+    }
+
+    public static func stageRestart() {
+        Counter(label: "sts_stage_restarts_total").increment()
+    }
+}
