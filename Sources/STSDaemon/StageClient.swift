@@ -134,7 +134,8 @@ public final class StageClient: Sendable {
         }
         if let stopped {
             for child in stopped.pipeline.children { kill(child.pid, SIGKILL) }
-            close(stopped.pipeline.inputFD)
+            // Under the write lock: a lookup writing right now must not see the number reused.
+            writeLock.withLock { _ in _ = close(stopped.pipeline.inputFD) }
         }
         for continuation in orphans {
             continuation.resume(returning: .failure(STSError(.internalError, "a stage exited while the lookup was in flight")))
@@ -147,6 +148,6 @@ public final class StageClient: Sendable {
             defer { state.running = nil }
             return state.running
         }
-        if let running { close(running.pipeline.inputFD) }
+        if let running { writeLock.withLock { _ in _ = close(running.pipeline.inputFD) } }
     }
 }
