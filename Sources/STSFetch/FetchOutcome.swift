@@ -3,12 +3,16 @@ import STSCore
 /// What fetching one policy gave: the body, or an error with its RFC 8460 kind and a reason.
 public struct FetchOutcome: Sendable, Equatable {
     public var url: String
+    /// The HTTP status, when a response came.
     public var httpStatus: Int?
     public var contentType: String?
+    /// The policy text; only on success.
     public var body: String?
+    /// Bytes of body received.
     public var bytes: Int
+    /// The address connected to (the proxy's when one is used).
     public var ip: String?
-    /// Milliseconds from the start to: name resolved, connected, TLS done, all received.
+    /// Milliseconds from the start until: name resolved, TCP connected, TLS done, all received.
     public var timings: [String: Double]
     public var error: FetchError?
 
@@ -25,6 +29,9 @@ public struct FetchOutcome: Sendable, Equatable {
         self.error = error
     }
 
+    public static let timingKeys = ["dns", "connect", "tls", "total"]
+
+    /// The `fetch` value of a record (schema in sts-fetch(1)).
     public var json: JSONValue {
         var object: JSONObject = ["status": .string(error == nil ? "ok" : "error"), "url": .string(url)]
         if let httpStatus { object["http_status"] = .int(httpStatus) }
@@ -34,7 +41,7 @@ public struct FetchOutcome: Sendable, Equatable {
         if let ip, !ip.isEmpty { object["ip"] = .string(ip) }
         if !timings.isEmpty {
             var times = JSONObject()
-            for key in ["dns", "connect", "tls", "total"] { if let value = timings[key] { times[key] = .double((value * 10).rounded() / 10) } }
+            for key in Self.timingKeys { if let value = timings[key] { times[key] = .double((value * 10).rounded() / 10) } }
             object["timings_ms"] = .object(times)
         }
         if let error {
@@ -45,17 +52,18 @@ public struct FetchOutcome: Sendable, Equatable {
 }
 
 /// A failed fetch: `sts-webpki-invalid` for certificate problems, `sts-policy-fetch-error` for the rest.
+/// The raw values of `Reason` are part of the record schema: never rename one.
 public struct FetchError: Sendable, Equatable {
-    public enum Reason: String, Sendable {
+    public enum Reason: String, Sendable, CaseIterable {
         // sts-webpki-invalid
-        case expired, notYetValid = "not-yet-valid", nameMismatch = "name-mismatch", untrusted, selfSigned = "self-signed", certificate
+        case expired, notYetValid = "not-yet-valid", nameMismatch = "name-mismatch", untrusted, selfSigned = "self-signed", other
         // sts-policy-fetch-error
         case timeout, connect, dns, tls, httpStatus = "http-status", redirect, contentType = "content-type", tooLarge = "too-large"
-        case encoding, proxy, proto = "protocol"
+        case encoding, proto = "protocol"
 
         public var kind: ErrorKind {
             switch self {
-            case .expired, .notYetValid, .nameMismatch, .untrusted, .selfSigned, .certificate: .stsWebPKIInvalid
+            case .expired, .notYetValid, .nameMismatch, .untrusted, .selfSigned, .other: .stsWebPKIInvalid
             default: .stsPolicyFetchError
             }
         }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import STSCore
 import STSFetch
@@ -20,16 +23,16 @@ struct FetchCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Seconds to connect (TCP and TLS).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds to connect: name lookup, TCP and TLS handshake.", valueName: "seconds"))
     var connectTimeout: Double = 10
 
-    @Option(help: ArgumentHelp("Seconds for the whole fetch.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds for the whole fetch, connecting included.", valueName: "seconds"))
     var timeout: Double = 30
 
-    @Option(help: ArgumentHelp("CA bundle to trust instead of the system's.", valueName: "file"))
+    @Option(help: ArgumentHelp("CA bundle (PEM) to trust instead of the system's.", valueName: "file"))
     var caFile: String?
 
-    @Option(help: ArgumentHelp("Hashed CA directory to trust instead of the system's.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Hashed CA directory (openssl rehash) to trust instead of the system's.", valueName: "dir"))
     var caPath: String?
 
     @Option(help: ArgumentHelp("The User-Agent header.", valueName: "text"))
@@ -41,9 +44,14 @@ struct FetchCommand: AsyncParsableCommand {
     func validate() throws {
         guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be more than 0 and at most 600 seconds") }
         guard connectTimeout > 0, connectTimeout <= 600 else { throw ValidationError("--connect-timeout must be more than 0 and at most 600 seconds") }
+        guard !userAgent.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw ValidationError("--user-agent must not contain control characters") }
     }
 
     func run() async throws {
+        // A CA file libcurl cannot read would fail every fetch as a TLS error; say so once instead.
+        if let caFile, access(caFile, R_OK) != 0 { CommandFailure.exit("sts-fetch", "cannot read the CA file \(caFile)") }
+        if let caPath, access(caPath, R_OK | X_OK) != 0 { CommandFailure.exit("sts-fetch", "cannot read the CA directory \(caPath)") }
+        PolicyFetcher.globalInit()
         let configuration = FetchConfiguration(connectTimeout: connectTimeout, timeout: timeout, caFile: caFile, caPath: caPath, userAgent: userAgent)
         let fetcher: PolicyFetcher
         do {
