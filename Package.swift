@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "sts-dns", targets: ["sts-dns"]),
         .executable(name: "sts-fetch", targets: ["sts-fetch"]),
         .executable(name: "sts-parse", targets: ["sts-parse"]),
+        .executable(name: "sts-cache", targets: ["sts-cache"]),
         .executable(name: "sts-query", targets: ["sts-query"]),
         .executable(name: "sts-socketmapd", targets: ["sts-socketmapd"]),
     ],
@@ -61,7 +62,7 @@ let package = Package(
         // DNS lookups through libunbound.
         .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
         // What each stage does to a record: reads its inputs, calls the libraries, writes its key.
-        .target(name: "STSStages", dependencies: ["STSCore", "STSStage", "STSDNS", "STSFetch"]),
+        .target(name: "STSStages", dependencies: ["STSCore", "STSStage", "STSDNS", "STSFetch", "STSCache"]),
 
         .executableTarget(name: "sts-dns", dependencies: [
             "STSCore", "STSStage", "STSStages", "STSDNS",
@@ -73,6 +74,11 @@ let package = Package(
         ]),
         .executableTarget(name: "sts-parse", dependencies: [
             "STSCore", "STSStage", "STSStages",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "sts-cache", dependencies: [
+            "STSCore", "STSStage", "STSStages", "STSCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,0 +1,59 @@
+import ArgumentParser
+import STSCache
+import STSCore
+import STSStage
+import STSStages
+
+@main
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sts-cache",
+        abstract: "The MTA-STS policy cache: a pipeline stage, and the tools to look into it and manage it.",
+        discussion: """
+            The cache options come before the subcommand and choose the store: --sqlite FILE (kept across runs, \
+            shareable with sts-socketmapd) or --memory (for one run only). lookup, store and ops are stages \
+            (one JSON object per line in and out) that add a "cache" key to each record; dump, export and purge \
+            work on the whole cache. See sts-cache(1).
+
+            Example: sts-dns < d.txt | sts-cache --sqlite c.db lookup | sts-fetch | sts-parse | sts-cache --sqlite c.db store
+            """,
+        subcommands: [Lookup.self, Store.self, Ops.self, Dump.self, Export.self, Purge.self]
+    )
+
+    @OptionGroup(title: "Cache options")
+    var backend: BackendOptions
+}
+
+/// The store and the rules every subcommand works with.
+struct BackendOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The sqlite cache file; created if absent.", valueName: "file"))
+    var sqlite: String?
+
+    @Flag(help: "Keep the cache in memory: it lasts one run (one pipeline stage) only.")
+    var memory = false
+
+    @Option(help: ArgumentHelp("Most entries kept; the least recently used are evicted beyond it. Give a shared file the daemon's cache_size.", valueName: "n"))
+    var cacheSize = 10000
+
+    @Option(help: ArgumentHelp("cache_grace: seconds a cached entry is fresh after its TXT id was last confirmed.", valueName: "seconds"))
+    var grace = 60
+
+    func validate() throws {
+        guard (sqlite != nil) != memory else { throw ValidationError("give exactly one of --sqlite FILE and --memory") }
+        if let sqlite, sqlite.isEmpty { throw ValidationError("--sqlite needs a file name") }
+        guard cacheSize >= 1 else { throw ValidationError("--cache-size must be at least 1") }
+        guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
+    }
+
+    var rules: CacheRules { CacheRules(grace: Int64(grace)) }
+
+    /// The store, or a one-line error and exit 2 (a file that cannot be opened, written or read).
+    func open() -> any CacheBackend {
+        guard let sqlite else { return MemoryCache(capacity: cacheSize) }
+        do {
+            return try SQLiteCache(path: sqlite, capacity: cacheSize)
+        } catch {
+            CommandFailure.exit("sts-cache", error.message)
+        }
+    }
+}
