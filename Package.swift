@@ -97,7 +97,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "STSCoreTests", dependencies: ["STSCore"]),
-        .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore"]),
+        .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore", "STSCache", "STSFetch"]),
         .testTarget(name: "STSDNSTests", dependencies: ["STSDNS"]),
         .testTarget(name: "STSFetchTests", dependencies: ["STSFetch", "STSCore", "CCurl"]),
         .testTarget(name: "STSCacheTests", dependencies: ["STSCache", "STSCore"]),

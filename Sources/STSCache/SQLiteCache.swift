@@ -89,8 +89,19 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
 
     public func list(after cursor: String?, limit: Int) async throws(STSError) -> [CacheEntry] {
         try await run { [database] () throws(STSError) -> [CacheEntry] in
-            try database.query("SELECT \(Self.columns) FROM sts_policy WHERE domain > ? ORDER BY domain LIMIT ?", [.text(cursor ?? ""), .int(Int64(limit))])
-                .compactMap(Self.entry)
+            // Rows that fail the checks are skipped, but paging goes on from the raw rows, so a page of
+            // bad rows cannot end a scan early.
+            var entries: [CacheEntry] = []
+            var after = cursor ?? ""
+            while entries.count < limit {
+                let wanted = limit - entries.count
+                let rows = try database.query("SELECT \(Self.columns) FROM sts_policy WHERE domain > ? ORDER BY domain LIMIT ?",
+                                              [.text(after), .int(Int64(wanted))])
+                entries += rows.compactMap(Self.entry)
+                guard rows.count == wanted, case .text(let last)? = rows.last?.first else { break }
+                after = last
+            }
+            return entries
         }
     }
 

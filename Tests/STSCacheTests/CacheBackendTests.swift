@@ -135,3 +135,18 @@ final class CacheBackendTests: XCTestCase {
         XCTAssertNil(CacheEntry(json: .object(json)))
     }
 }
+
+extension CacheBackendTests {
+    func testPagingGoesPastRowsThatFailTheChecks() async throws {
+        let path = directory.appendingPathComponent("paging.db").path
+        let cache = try SQLiteCache(path: path, capacity: 100)
+        for name in ["a", "b", "c", "d", "e"] { try await cache.put(entry("\(name).example")) }
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update sts_policy set policy='broken' where domain in ('a.example','b.example')\"); c.commit()", path]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        let page = try await cache.list(after: nil, limit: 2)
+        XCTAssertEqual(page.map(\.domain), ["c.example", "d.example"])
+    }
+}
