@@ -1,94 +1,210 @@
 #!/usr/bin/env bash
-# Brings up the test world in the network namespace sts-world (as root, idempotent):
-#   127.0.0.1:53   unbound, recursive and validating, for the zone test. (trust anchor: $STS_WORLD_DIR/test.key)
-#   127.0.0.2:53   nsd, authoritative for test. and bogus.test., DNSSEC-signed
-#   127.0.0.3:53   a DNS server that never answers (blackhole.test is delegated to it)
-#   127.0.0.10:443 and [::1]:443  nginx serving the policy hosts mta-sts.<fixture>.test
-#   127.0.0.4      nothing listens (connection refused)
-# Programs run with `ip netns exec sts-world ...` use the world's resolver and trust its test CA.
-# The fixtures are listed in Tests/World/README.md. State goes to $STS_WORLD_DIR (default /tmp/sts-world).
-set -euo pipefail
+# Brings up the test world: a network namespace (default name sts-world) in which real DNS and HTTPS
+# servers answer for the fixture domains under test. (listed in Tests/World/README.md):
+#
+#   127.0.0.1:53              unbound: recursive, validating (trust anchor for test.: $STS_WORLD_DIR/test.key)
+#   127.0.0.2:53              nsd: authoritative for test., bogus.test. and mutable.test. (test. and bogus.test.
+#                             DNSSEC-signed with keys made now); SERVFAIL for servfail.test.
+#   127.0.0.3:53              a DNS black hole: takes UDP questions and TCP connections, never answers
+#   127.0.0.10:443, [::1]:443 nginx: the policy hosts mta-sts.<fixture>.test (SNI), test CA made now
+#   127.0.0.11:8080           the backend of mta-sts.slow.test (answers after 30 s)
+#   127.0.0.4                 nothing listens (connection refused)
+#
+# Programs run with `ip netns exec sts-world COMMAND` use the world's resolver (/etc/netns/sts-world/
+# resolv.conf) and trust its test CA (/etc/netns/sts-world/ssl: the system's /etc/ssl plus the test CA).
+#
+# Run as root. Idempotent: a world left by an earlier run is torn down first (scripts/world/down.sh).
+# Installs the Debian packages it needs when they are missing, without letting their services start on
+# the machine. State (keys, certificates, signed zones, pid files, logs) goes to $STS_WORLD_DIR (default
+# /tmp/sts-world), never into the repository. $STS_WORLD_NETNS names the namespace (default sts-world;
+# the tests assume the default).
+set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
-world=$repo/Tests/World
+fixtures=$repo/Tests/World
 dir=${STS_WORLD_DIR:-/tmp/sts-world}
-ns=sts-world
+ns=${STS_WORLD_NETNS:-sts-world}
+started=$(date +%s%N)
 
-[[ $(id -u) -eq 0 ]] || { echo "world: must run as root (network namespaces)" >&2; exit 1; }
-scripts/install-deps.sh --test
-python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
+say() { echo "world: $*"; }
+exec 3>&2  # the terminal's stderr, for failures reported while a step's output goes to a log
+# fail SERVER MESSAGE: says what failed, shows the end of that server's log (every log when SERVER is
+# empty), and stops.
+fail() {
+    local server=$1 log
+    shift
+    echo "world: FAILED: $*" >&3
+    for log in "$dir"/logs/${server:-*}*.log; do
+        [[ -s $log ]] || continue
+        echo "---- last lines of $log" >&3
+        tail -n 25 "$log" >&3
+    done
+    exit 1
+}
+trap 'fail "" "command failed (scripts/world/up.sh line $LINENO): $BASH_COMMAND"' ERR
 
-scripts/world/down.sh >/dev/null 2>&1 || true
+[[ $(id -u) -eq 0 ]] || { echo "world: run as root (it creates a network namespace and binds ports 53 and 443 in it)" >&2; exit 1; }
+case $dir in
+    "" | / | /tmp | /tmp/ | "$repo" | "$repo"/*) echo "world: refusing STS_WORLD_DIR=$dir" >&2; exit 1 ;;
+esac
+if [[ -d $dir && ! -e $dir/.sts-world && ! -e $dir/dns/nsd.conf && -n $(ls -A "$dir") ]]; then
+    echo "world: $dir exists and is not a test world's state directory; set STS_WORLD_DIR elsewhere" >&2
+    exit 1
+fi
+
+# --- packages ------------------------------------------------------------------------------------
+# Debian package -> what the world uses from it.
+packages=(
+    iproute2         # ip netns, ss
+    nsd              # the authoritative server
+    unbound          # the validating resolver
+    ldnsutils        # ldns-keygen, ldns-signzone
+    dnsutils         # dig
+    nginx-light      # the HTTPS server
+    openssl          # the test CAs and certificates
+    curl             # readiness checks
+    socat            # the black hole and the slow backend
+    ca-certificates  # the system bundle the world's trust store starts from
+)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg -s "$package" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    say "installing ${missing[*]}"
+    # The packages' own services must not start on the machine: policy-rc.d answers "not allowed" to
+    # every start request made while installing.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\n# written by sts scripts/world/up.sh while it installs packages\nexit 101\n' > "$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt_log=$(mktemp)
+    # Waits for another apt or dpkg run to finish instead of failing on its lock; tries twice (a concurrent
+    # run's cache cleaning can take a downloaded package away).
+    apt=(apt-get -o DPkg::Lock::Timeout=600 -qq)
+    install() { "${apt[@]}" install -y --no-install-recommends -o Dpkg::Options::=--force-confold "${missing[@]}"; }
+    if ! { "${apt[@]}" update && { install || install; }; } > "$apt_log" 2>&1; then
+        ((own_policy)) && rm -f "$policy"
+        tail -n 30 "$apt_log" >&2
+        rm -f "$apt_log"
+        echo "world: FAILED: apt-get could not install ${missing[*]}" >&2
+        exit 1
+    fi
+    rm -f "$apt_log"
+    ((own_policy)) && rm -f "$policy"
+    # Whatever a pre-existing policy-rc.d allowed: the services of the packages installed now are stopped
+    # and disabled on the machine (the world runs its own instances in the namespace).
+    services=()
+    for package in "${missing[@]}"; do
+        case $package in
+            nsd) services+=(nsd) ;;
+            unbound) services+=(unbound unbound-resolvconf) ;;
+            nginx-light) services+=(nginx) ;;
+        esac
+    done
+    for service in "${services[@]}"; do
+        if [[ -d /run/systemd/system ]]; then
+            systemctl disable --now "$service" >/dev/null 2>&1 || true
+        elif [[ -x /etc/init.d/$service ]]; then
+            /etc/init.d/"$service" stop >/dev/null 2>&1 || true
+            update-rc.d "$service" disable >/dev/null 2>&1 || true
+        fi
+    done
+fi
+
+# --- a clean slate -------------------------------------------------------------------------------
+STS_WORLD_DIR=$dir STS_WORLD_NETNS=$ns "$repo/scripts/world/down.sh" >/dev/null 2>&1 || true
 rm -rf "$dir"
-mkdir -p "$dir"/{dns,certs,www,logs}
+mkdir -p "$dir"/{dns,certs,www,logs,nginx}
+touch "$dir/.sts-world"
 in_ns() { ip netns exec "$ns" "$@"; }
+# detach COMMAND...: execs COMMAND with every file descriptor above 2 closed, so that the servers do not
+# keep this script's pipes open (a caller reading up.sh's output through a pipe would never see its end).
+detach() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        ((fd > 2)) && eval "exec $fd>&-"
+    done
+    exec "$@"
+}
+# daemon NAME COMMAND...: runs a server that daemonizes itself (and writes its own pid file) inside the
+# namespace; its output goes to $dir/logs/NAME.log.
+daemon() {
+    local name=$1
+    shift
+    (detach ip netns exec "$ns" "$@") < /dev/null >> "$dir/logs/$name.log" 2>&1 || fail "$name" "$name did not start"
+}
+# start NAME COMMAND...: runs a server that stays in the foreground, detached, inside the namespace;
+# its pid goes to $dir/NAME.pid and its output to $dir/logs/NAME.log.
+start() {
+    local name=$1
+    shift
+    (detach setsid ip netns exec "$ns" "$@") < /dev/null >> "$dir/logs/$name.log" 2>&1 &
+    echo $! > "$dir/$name.pid"
+}
 
-# --- network namespace -------------------------------------------------------------------------
+# --- the namespace -------------------------------------------------------------------------------
 ip netns add "$ns"
 in_ns ip link set lo up
-for address in 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.10 127.0.0.11; do in_ns ip addr add "$address/8" dev lo 2>/dev/null || true; done
+# 127.0.0.0/8 is local on lo; the addresses the world uses are added too, so that `ip addr` shows them.
+for address in 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.10 127.0.0.11; do
+    in_ns ip addr add "$address/8" dev lo
+done
 mkdir -p "/etc/netns/$ns"
 echo "nameserver 127.0.0.1" > "/etc/netns/$ns/resolv.conf"
 
-# --- HTTPS fixtures: name, what the policy host does ----------------------------------------------
-# kinds: policy FILE | cert NAME FILE | redirect | status CODE | type TYPE FILE | chunked FILE | slow | big
-https_fixtures=(
-    "good policy good.txt"
-    "cname policy good.txt"
-    "cname-chain policy good.txt"
-    "xn--bcher-kva policy good.txt"
-    "testing policy testing.txt"
-    "none policy none.txt"
-    "invalid-policy policy invalid-policy.txt"
-    "crlf policy crlf.txt"
-    "charset type text/plain;charset=utf-8 good.txt"
-    "html type text/html good.txt"
-    "wildcard-cert cert wildcard good.txt"
-    "wrong-name cert wrong-name good.txt"
-    "expired cert expired good.txt"
-    "untrusted cert untrusted good.txt"
-    "redirect redirect"
-    "notfound status 404"
-    "oversize big"
-    "oversize-chunked bigchunked"
-    "small-chunked chunked good.txt"
-    "slow slow"
-    "refused refused"
-    "ipv6 ipv6 good.txt"
-    "mutable policy mutable.txt"
-)
+# --- the HTTPS fixtures table --------------------------------------------------------------------
+names=() hosts=()
+declare -A address cert response argument file
+while read -r name addr crt resp arg1 arg2; do
+    [[ -z $name || $name == \#* ]] && continue
+    names+=("$name")
+    hosts+=("mta-sts.$name.test")
+    address[$name]=$addr cert[$name]=$crt response[$name]=$resp argument[$name]=${arg1:-} file[$name]=${arg2:-}
+done < "$fixtures/https.fixtures"
 
 # --- DNS -----------------------------------------------------------------------------------------
-cp "$world/test.zone" "$dir/dns/test.zone"
-for fixture in "${https_fixtures[@]}"; do
-    read -r name kind _ <<< "$fixture"
-    host="mta-sts.$name"
-    case $name in mutable) continue ;; esac
-    case $kind in
-        refused) echo "$host A 127.0.0.4" ;;
-        ipv6) echo "$host AAAA ::1" ;;
-        *) echo "$host A 127.0.0.10" ;;
-    esac >> "$dir/dns/test.zone"
-    case $name in good|cname|cname-chain|xn--bcher-kva|mutable) ;; *) echo "_mta-sts.$name TXT \"v=STSv1; id=${name//[^a-z0-9]/}1;\"" >> "$dir/dns/test.zone" ;; esac
-done
-cp "$world/bogus.zone" "$dir/dns/bogus.zone"
-# mutable.test: an unsigned child zone the tests rewrite (scripts/world/mutable.sh) to change a policy.
-cat >> "$dir/dns/test.zone" <<ZONE
-mutable NS ns.mutable.test.
-ns.mutable A 127.0.0.2
-ZONE
-STS_WORLD_DIR=$dir scripts/world/mutable.sh --id first1 --policy "$(cat "$world/policies/good.txt")" --no-reload
-(
-    cd "$dir/dns"
+cp "$fixtures/test.zone" "$fixtures/bogus.zone" "$dir/dns/"
+{
+    echo
+    echo "; the policy hosts of Tests/World/https.fixtures"
+    for name in "${names[@]}"; do
+        case ${address[$name]} in
+            -) continue ;;
+            *:*) echo "mta-sts.$name AAAA ${address[$name]}" ;;
+            *) echo "mta-sts.$name A ${address[$name]}" ;;
+        esac
+        grep -q "^_mta-sts\.$name[[:space:]]" "$fixtures/test.zone" ||
+            echo "_mta-sts.$name TXT \"v=STSv1; id=${name//[^a-zA-Z0-9]/}1;\""
+    done
+} >> "$dir/dns/test.zone"
+# mutable.test starts as a copy of good.test (its own zone, which the tests rewrite).
+STS_WORLD_DIR=$dir "$repo/scripts/world/mutable.sh" --id first1 --policy "$(cat "$fixtures/policies/good.txt")" --no-reload
+# Keys made now: test. (its key is the trust anchor), bogus.test., and a stranger key whose DS test.
+# publishes for bogus.test. (so bogus.test. validates as bogus). Signed with NSEC3 (no iterations).
+sign_zones() {
+    local test_key bogus_key stranger_key inception expiration
     test_key=$(ldns-keygen -a ECDSAP256SHA256 -k test.)
     bogus_key=$(ldns-keygen -a ECDSAP256SHA256 -k bogus.test.)
     stranger_key=$(ldns-keygen -a ECDSAP256SHA256 -k bogus.test.)
-    # The parent vouches for a key bogus.test never uses: validation of bogus.test fails.
-    cat "$stranger_key.ds" >> test.zone
-    ldns-signzone -n -f test.zone.signed test.zone "$test_key" >/dev/null
-    ldns-signzone -n -f bogus.zone.signed bogus.zone "$bogus_key" >/dev/null
+    { echo; echo "; DS of bogus.test.: for a key bogus.test. does not use"; cat "$stranger_key.ds"; } >> test.zone
+    inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
+    expiration=$(date -u -d '30 days' +%Y%m%d%H%M%S)
+    ldns-signzone -n -t 0 -i "$inception" -e "$expiration" -f test.zone.signed test.zone "$test_key"
+    ldns-signzone -n -t 0 -i "$inception" -e "$expiration" -f bogus.zone.signed bogus.zone "$bogus_key"
+    # The trust anchor for test. (its key-signing key), as a DNSKEY and as a DS record.
     cp "$test_key.key" "$dir/test.key"
-)
+    cp "$test_key.ds" "$dir/test.ds"
+}
+cd "$dir/dns"
+sign_zones > "$dir/logs/dnssec.log" 2>&1
+cd "$repo"
+
 cat > "$dir/dns/nsd.conf" <<CONF
 server:
     ip-address: 127.0.0.2
@@ -103,6 +219,7 @@ server:
     logfile: "$dir/logs/nsd.log"
     server-count: 1
     hide-version: yes
+    verbosity: 1
 remote-control:
     control-enable: no
 zone:
@@ -114,11 +231,12 @@ zone:
 zone:
     name: "mutable.test."
     zonefile: "mutable.zone"
-# A zone nsd is configured for but cannot load: it answers SERVFAIL for it (a broken delegation).
+# A zone nsd is configured for but has no data for: it answers SERVFAIL (the lame delegation servfail.test).
 zone:
     name: "servfail.test."
     zonefile: "servfail.zone.missing"
 CONF
+
 cat > "$dir/dns/unbound.conf" <<CONF
 server:
     interface: 127.0.0.1
@@ -129,110 +247,128 @@ server:
     pidfile: "$dir/unbound.pid"
     logfile: "$dir/logs/unbound.log"
     use-syslog: no
+    verbosity: 1
+    log-servfail: yes
+    val-log-level: 2
     num-threads: 1
     so-reuseport: no
-    do-not-query-localhost: no
     access-control: 127.0.0.0/8 allow
     access-control: ::1 allow
+    # The world's servers are on loopback addresses.
+    do-not-query-localhost: no
+    # unbound refuses test. (a reserved name) unless told otherwise.
     local-zone: "test." nodefault
-    trust-anchor-file: "$dir/test.key"
-    val-log-level: 2
     module-config: "validator iterator"
-    # Fail fast on the lame delegation; the tests want SERVFAIL, not a long wait.
+    trust-anchor-file: "$dir/test.key"
+    # Fail fast on broken delegations and follow the mutable fixture's changes (TTL 1 s).
     infra-host-ttl: 5
-    serve-expired: no
     cache-max-negative-ttl: 1
+    serve-expired: no
 stub-zone:
     name: "test."
     stub-addr: 127.0.0.2
 remote-control:
     control-enable: no
 CONF
-in_ns nsd -c "$dir/dns/nsd.conf"
-in_ns unbound -c "$dir/dns/unbound.conf"
-# A server that takes questions and never answers.
-in_ns socat -u UDP4-RECV:53,bind=127.0.0.3,reuseaddr OPEN:/dev/null > /dev/null 2>&1 &
-echo $! > "$dir/blackhole.pid"
 
-# --- certificates and the trust store inside the namespace ---------------------------------------
-for fixture in "${https_fixtures[@]}"; do read -r name _ <<< "$fixture"; echo "mta-sts.$name.test"; done \
-    | python3 "$world/make_certs.py" "$dir/certs"
+unbound-checkconf "$dir/dns/unbound.conf" > "$dir/logs/unbound.log" 2>&1 || fail unbound "unbound.conf is not valid"
+nsd-checkconf "$dir/dns/nsd.conf" > "$dir/logs/nsd.log" 2>&1 || fail nsd "nsd.conf is not valid"
+daemon nsd nsd -c "$dir/dns/nsd.conf"
+daemon unbound unbound -c "$dir/dns/unbound.conf"
+# The black hole: questions over UDP are read and dropped; TCP connections are accepted, read and never
+# answered.
+start blackhole-udp socat -u UDP4-RECV:53,bind=127.0.0.3,reuseaddr OPEN:/dev/null
+start blackhole-tcp socat -u TCP4-LISTEN:53,bind=127.0.0.3,reuseaddr,fork OPEN:/dev/null
+
+# --- certificates and the namespace's trust store -----------------------------------------------
+"$fixtures/certs.sh" "$dir" "${hosts[@]}" > "$dir/logs/certs.log" 2>&1 || fail certs "making the certificates failed"
+# Where earlier versions of the world had the CA certificates.
+ln -s ../ca/ca.crt "$dir/certs/ca.crt"
+ln -s ../ca/untrusted-ca.crt "$dir/certs/untrusted-ca.crt"
+# ip netns exec bind-mounts /etc/netns/NAME/ssl over /etc/ssl: a copy of the system's /etc/ssl (so that
+# nothing else there goes missing) with the test CA added to the bundle and to the hashed directory.
 rm -rf "/etc/netns/$ns/ssl"
 cp -a /etc/ssl "/etc/netns/$ns/ssl"
-cat "$dir/certs/ca.crt" >> "/etc/netns/$ns/ssl/certs/ca-certificates.crt"
+trust=/etc/netns/$ns/ssl/certs
+cp "$dir/ca/ca.crt" "$trust/sts-world-test-ca.pem"
+ln -sf sts-world-test-ca.pem "$trust/$(openssl x509 -in "$dir/ca/ca.crt" -noout -hash).0"
+cat "$dir/ca/ca.crt" >> "$trust/ca-certificates.crt"
 
 # --- HTTPS ---------------------------------------------------------------------------------------
-cp "$world"/policies/*.txt "$dir/www/"
-# (mutable.txt was written by mutable.sh above)
-python3 - "$dir/www" <<'PY'
-import sys, pathlib
-www = pathlib.Path(sys.argv[1])
-good = (www / "good.txt").read_text()
-(www / "big.txt").write_text(good + "x: " + "a" * 70000 + "\n")
-PY
-{
-    cat <<CONF
-daemon on;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log $dir/logs/nginx-access.log;
-    types { }
-    default_type text/plain;
-    client_body_temp_path $dir/www; proxy_temp_path $dir/www; fastcgi_temp_path $dir/www; uwsgi_temp_path $dir/www; scgi_temp_path $dir/www;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    server {
-        listen 127.0.0.10:443 ssl default_server;
-        listen [::1]:443 ssl default_server;
-        server_name _;
-        ssl_certificate $dir/certs/valid.crt;
-        ssl_certificate_key $dir/certs/valid.key;
-        return 421;
-    }
-    # The slow host: the backend answers after 30 s.
-    upstream slow_backend { server 127.0.0.11:8080; }
-CONF
-    for fixture in "${https_fixtures[@]}"; do
-        read -r name kind arg file <<< "$fixture"
-        cert=valid
-        [[ $kind == cert ]] && cert=$arg
-        echo "    server {"
-        echo "        listen 127.0.0.10:443 ssl;"
-        echo "        listen [::1]:443 ssl;"
-        echo "        server_name mta-sts.$name.test;"
-        echo "        ssl_certificate $dir/certs/$cert.crt;"
-        echo "        ssl_certificate_key $dir/certs/$cert.key;"
-        echo "        location = /.well-known/mta-sts.txt {"
-        case $kind in
-            policy|cert|ipv6) echo "            alias $dir/www/${file:-$arg};" ;;
-            type) echo "            default_type \"$arg\"; alias $dir/www/$file;" ;;
-            redirect) echo "            return 301 https://mta-sts.good.test/.well-known/mta-sts.txt;" ;;
-            status) echo "            return $arg;" ;;
-            big) echo "            alias $dir/www/big.txt;" ;;
-            bigchunked) echo "            alias $dir/www/big.txt; sub_filter_types text/plain; sub_filter 'version' 'version'; sub_filter_once off;" ;;
-            chunked) echo "            alias $dir/www/$arg; sub_filter_types text/plain; sub_filter 'version' 'version'; sub_filter_once off;" ;;
-            slow) echo "            proxy_pass http://slow_backend; proxy_read_timeout 120s;" ;;
-            refused) echo "            return 500;" ;;
+cp "$fixtures"/policies/*.txt "$dir/www/"
+# big.txt: the good policy padded with an unknown key to 70 KiB.
+good_size=$(stat -c %s "$fixtures/policies/good.txt")
+{ cat "$fixtures/policies/good.txt"; printf 'x: '; head -c $((70 * 1024 - good_size - 4)) /dev/zero | tr '\0' a; echo; } > "$dir/www/big.txt"
+servers() {
+    local name location
+    for name in "${names[@]}"; do
+        case ${response[$name]} in
+            file) location="alias $dir/www/${argument[$name]};" ;;
+            typed) location="default_type \"${argument[$name]}\"; alias $dir/www/${file[$name]};" ;;
+            # sub_filter rewrites the body as it streams, so nginx drops Content-Length and sends it chunked.
+            chunked) location="alias $dir/www/${argument[$name]}; sub_filter_types text/plain; sub_filter 'version' 'version'; sub_filter_once off;" ;;
+            redirect) location="return 301 ${argument[$name]};" ;;
+            status) location="return ${argument[$name]};" ;;
+            slow) location="proxy_pass http://slow_backend; proxy_read_timeout 120s;" ;;
+            *) fail "" "Tests/World/https.fixtures: unknown response ${response[$name]} for $name" ;;
         esac
-        echo "        }"
-        echo "    }"
+        cat <<SERVER
+    server {
+        listen 127.0.0.10:443 ssl;
+        listen [::1]:443 ssl;
+        server_name mta-sts.$name.test;
+        ssl_certificate $dir/certs/${cert[$name]}.crt;
+        ssl_certificate_key $dir/certs/${cert[$name]}.key;
+        location = /.well-known/mta-sts.txt { $location }
+    }
+SERVER
     done
-    echo "}"
-} > "$dir/nginx.conf"
-in_ns socat TCP4-LISTEN:8080,bind=127.0.0.11,reuseaddr,fork \
-    SYSTEM:'sleep 30; printf "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nversion: STSv1\nmode: enforce\nmx: mail.slow.test\nmax_age: 86400\n"' > /dev/null 2>&1 &
-echo $! > "$dir/slow.pid"
-in_ns nginx -c "$dir/nginx.conf" -e "$dir/logs/nginx-error.log"
+}
+servers > "$dir/nginx-servers.conf"
+sed -e "s|@STATE@|$dir|g" -e "/^@SERVERS@$/{r $dir/nginx-servers.conf
+d}" "$fixtures/nginx.conf.in" > "$dir/nginx.conf"
+rm "$dir/nginx-servers.conf"
+# The slow backend: every connection gets its answer after 30 s.
+start slow-backend socat TCP4-LISTEN:8080,bind=127.0.0.11,reuseaddr,fork \
+    SYSTEM:'sleep 30; printf "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nversion: STSv1\nmode: enforce\nmx: mail.slow.test\nmax_age: 86400\n"'
+in_ns nginx -t -q -c "$dir/nginx.conf" -e "$dir/logs/nginx.log" >> "$dir/logs/nginx.log" 2>&1 || fail nginx "nginx.conf is not valid"
+daemon nginx nginx -c "$dir/nginx.conf" -e "$dir/logs/nginx.log"
 
-# --- wait until everything answers ---------------------------------------------------------------
-fail() { echo "world: $1" >&2; tail -n 20 "$dir"/logs/* >&2 2>/dev/null || true; exit 1; }
-for _ in $(seq 1 50); do
-    if in_ns dig +short +time=1 +tries=1 @127.0.0.1 TXT _mta-sts.good.test 2>/dev/null | grep -q STSv1; then ready=1; break; fi
-    sleep 0.2
-done
-[[ ${ready:-0} == 1 ]] || fail "DNS does not answer for _mta-sts.good.test"
-in_ns dig +dnssec +time=2 @127.0.0.1 TXT _mta-sts.good.test | grep -q ' ad;\| ad ' || in_ns dig +time=2 @127.0.0.1 TXT _mta-sts.good.test | grep -q "flags:.* ad" || fail "DNSSEC does not validate good.test"
-in_ns curl -sf https://mta-sts.good.test/.well-known/mta-sts.txt | grep -q "mode: enforce" || fail "HTTPS does not serve mta-sts.good.test"
-echo "world: up (netns $ns; resolver 127.0.0.1; policy hosts on 127.0.0.10:443 and [::1]:443; state in $dir)"
+# --- wait until every server answers -------------------------------------------------------------
+# until SERVER WHAT COMMAND...: retries COMMAND for up to 10 s.
+until_ok() {
+    local server=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < 100; i++)); do
+        "$@" > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    fail "$server" "$what"
+}
+answers() { # SERVER-ADDRESS DIG-ARGS... -- PATTERN: dig's answer (header included) matches PATTERN
+    local server=$1 pattern=${*: -1}
+    in_ns dig +time=1 +tries=1 "@$server" "${@:2:$#-2}" | grep -Eq -- "$pattern"
+}
+listening() { in_ns ss -Hln "$@" | grep -q .; }
+until_ok nsd "nsd does not answer for test. on 127.0.0.2" answers 127.0.0.2 +norec SOA test. 'flags:[^;]* aa'
+until_ok nsd "nsd does not serve mutable.test." answers 127.0.0.2 +norec SOA mutable.test. 'flags:[^;]* aa'
+until_ok unbound "unbound does not answer _mta-sts.good.test on 127.0.0.1" answers 127.0.0.1 TXT _mta-sts.good.test 'id=20240101000000'
+answers 127.0.0.1 +dnssec TXT _mta-sts.good.test 'flags:[^;]* ad' || fail unbound "unbound does not validate good.test (no AD flag)"
+until_ok blackhole "the black hole does not listen on 127.0.0.3:53 (UDP)" listening -u src 127.0.0.3:53
+until_ok blackhole "the black hole does not listen on 127.0.0.3:53 (TCP)" listening -t src 127.0.0.3:53
+until_ok slow-backend "the slow backend does not listen on 127.0.0.11:8080" listening -t src 127.0.0.11:8080
+until_ok nginx "nginx does not serve https://mta-sts.good.test/" \
+    in_ns curl -sSf --max-time 2 -o /dev/null https://mta-sts.good.test/.well-known/mta-sts.txt
+until_ok nginx "nginx does not serve https://mta-sts.ipv6.test/ on [::1]:443" \
+    in_ns curl -sSf --max-time 2 -o /dev/null https://mta-sts.ipv6.test/.well-known/mta-sts.txt
+
+elapsed=$((($(date +%s%N) - started) / 1000000))
+cat <<SUMMARY
+world: up in $((elapsed / 1000)).$(printf %03d $((elapsed % 1000))) s: network namespace $ns, state in $dir
+  127.0.0.1:53              unbound (recursive, validating; trust anchor $dir/test.key)
+  127.0.0.2:53              nsd (test., bogus.test., mutable.test.; signed test. and bogus.test.)
+  127.0.0.3:53              black hole (UDP and TCP, never answers)
+  127.0.0.10:443 [::1]:443  nginx: ${#names[@]} policy hosts (test CA $dir/ca/ca.crt)
+  127.0.0.4                 nothing listens
+  run a command inside:     ip netns exec $ns COMMAND      (stop: scripts/world/down.sh)
+SUMMARY
