@@ -159,3 +159,24 @@ def test_policy_changes_are_followed(tmp_path):
     finally:
         d.stop()
         set_mutable("first1", policy("enforce", "mail.good.test"))
+
+
+def test_proactive_refresh_fetches_cached_policies_before_they_expire(tmp_path):
+    from daemon import set_mutable
+    set_mutable("p1", policy("enforce", "a.mutable.test"))
+    workdir = str(tmp_path)
+    config = CONFIG.format(port=18465, grace=3600, workdir=workdir) + "proactive_policy_fetching:\n  enabled: true\n  interval: 2\n  grace_ratio: 1000\n"
+    d = Daemon(config, 18465, workdir).start()
+    try:
+        assert d.postmap("mutable.test") == (0, "secure match=a.mutable.test servername=hostname")
+        # The domain edits its policy without a new id; within cache_grace lookups come from the cache,
+        # so only the background refresh can bring the edit in.
+        set_mutable("p1", policy("enforce", "b.mutable.test"))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and d.postmap("mutable.test")[1] != "secure match=b.mutable.test servername=hostname":
+            time.sleep(0.5)
+        assert d.postmap("mutable.test") == (0, "secure match=b.mutable.test servername=hostname")
+        assert "proactive refresh" in d.log()
+    finally:
+        d.stop()
+        set_mutable("first1", policy("enforce", "mail.good.test"))
