@@ -11,7 +11,7 @@ root=${DESTDIR:-}
 bin="$root$prefix/bin"
 man="$root$prefix/share/man"
 unit="$root/etc/systemd/system/sts-socketmapd.service"
-commands=(sts-dns sts-fetch sts-parse sts-query sts-socketmapd)
+commands=(sts-dns sts-fetch sts-parse sts-cache sts-query sts-socketmapd)
 
 if [[ ${1:-} == --uninstall ]]; then
     command -v systemctl >/dev/null && [[ -z $root ]] && systemctl disable --now sts-socketmapd.service 2>/dev/null || true
