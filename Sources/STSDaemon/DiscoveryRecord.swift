@@ -2,33 +2,14 @@ import STSCache
 import STSCore
 
 extension CacheRules.Discovery {
-    /// What a record that went through `sts-dns | sts-fetch | sts-parse` says, in the cache rules' terms.
-    public init(record: JSONObject) {
-        guard let txt = record["txt"], record["error"] == nil else {
+    /// What a record that went through `sts-dns | sts-fetch | sts-parse` says, for the daemon: the same
+    /// reading as `sts-cache store`, except that a record it cannot read teaches nothing (as a DNS
+    /// failure does), since the daemon has no caller to report it to.
+    init(record: JSONObject) {
+        guard record["error"] == nil, case .success(let discovery) = Self.read(from: record) else {
             self = .dnsFailure
             return
         }
-        switch txt["status"]?.stringValue {
-        case "found":
-            guard let id = txt["id"]?.stringValue else {
-                self = .dnsFailure
-                return
-            }
-            guard let fetch = record["fetch"] else {
-                self = .policyID(id, .notFetched)
-                return
-            }
-            if fetch["status"]?.stringValue == "ok", let policyJSON = record["policy"],
-                policyJSON["status"]?.stringValue == "valid", let policy = Policy(json: policyJSON)
-            {
-                self = .policyID(id, .fetched(policy))
-            } else {
-                self = .policyID(id, .failed)
-            }
-        case "none":
-            self = .noPolicy(ttl: txt["ttl"]?.intValue)
-        default:
-            self = .dnsFailure
-        }
+        self = discovery
     }
 }

@@ -15,4 +15,16 @@ public enum DomainField {
             return .failure(error)
         }
     }
+
+    /// The normalised domain; or nil, after writing the reason into the record's top-level `error`
+    /// (what every stage does with a record it cannot use).
+    public static func require(in record: inout JSONObject) -> String? {
+        switch normalized(in: record) {
+        case .success(let name):
+            return name
+        case .failure(let error):
+            record["error"] = error.json
+            return nil
+        }
+    }
 }

@@ -60,13 +60,7 @@ public struct CacheLookupStage: RecordStage {
 
     public func process(_ record: JSONObject) async -> JSONObject {
         var record = record
-        let domain: String
-        switch DomainField.normalized(in: record) {
-        case .success(let name): domain = name
-        case .failure(let error):
-            record["error"] = error.json
-            return record
-        }
+        guard let domain = DomainField.require(in: &record) else { return record }
         // Only a found record's id says which policy is current; none or an error says nothing about it.
         var discoveredID: String?
         if let txt = record["txt"], txt["status"]?.stringValue == "found" { discoveredID = txt["id"]?.stringValue }

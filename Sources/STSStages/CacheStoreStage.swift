@@ -23,14 +23,8 @@ public struct CacheStoreStage: RecordStage {
 
     public func process(_ record: JSONObject) async -> JSONObject {
         var record = record
-        let domain: String
-        switch DomainField.normalized(in: record) {
-        case .success(let name): domain = name
-        case .failure(let error):
-            record["error"] = error.json
-            return record
-        }
-        switch Self.discovery(of: record) {
+        guard let domain = DomainField.require(in: &record) else { return record }
+        switch CacheRules.Discovery.read(from: record) {
         case .failure(let error):
             record["cache"] = CacheStage.failure(error)
         case .success(let discovery):
@@ -59,39 +53,6 @@ public struct CacheStoreStage: RecordStage {
         } catch {
             return CacheStage.failure(error)
         }
-    }
-
-    /// What the record's `txt`, `fetch` and `policy` say, in the cache rules' terms.
-    public static func discovery(of record: JSONObject) -> Result<CacheRules.Discovery, STSError> {
-        guard let txt = record["txt"]?.objectValue else {
-            return .failure(STSError(.invalidInput, "the record has no \"txt\" object: run sts-dns before sts-cache store"))
-        }
-        switch txt["status"]?.stringValue {
-        case "error":
-            return .success(.dnsFailure)
-        case "none":
-            return .success(.noPolicy(ttl: txt["ttl"]?.intValue))
-        case "found":
-            break
-        default:
-            return .failure(STSError(.invalidInput, "\"txt.status\" must be \"found\", \"none\" or \"error\""))
-        }
-        guard let id = txt["id"]?.stringValue else {
-            return .failure(STSError(.invalidInput, "\"txt\" is found but has no string \"id\""))
-        }
-        guard let fetch = record["fetch"] else {
-            // sts-fetch skipped it: the cached policy is current, or the fetch is backing off.
-            return .success(.policyID(id, .notFetched))
-        }
-        guard fetch["status"]?.stringValue == "ok" else { return .success(.policyID(id, .failed)) }
-        guard let policyJSON = record["policy"] else {
-            return .failure(STSError(.invalidInput, "the record has a fetched body but no \"policy\": run sts-parse before sts-cache store"))
-        }
-        guard policyJSON["status"]?.stringValue == "valid" else { return .success(.policyID(id, .failed)) }
-        guard let policy = Policy(json: policyJSON) else {
-            return .failure(STSError(.invalidInput, "\"policy\" says valid but fails the policy checks"))
-        }
-        return .success(.policyID(id, .fetched(policy)))
     }
 }
 

@@ -19,13 +19,7 @@ public struct DiscoveryStage: RecordStage {
 
     public func process(_ record: JSONObject) async -> JSONObject {
         var record = record
-        let domain: String
-        switch DomainField.normalized(in: record) {
-        case .success(let name): domain = name
-        case .failure(let error):
-            record["error"] = error.json
-            return record
-        }
+        guard let domain = DomainField.require(in: &record) else { return record }
         let outcome = await discover(domain)
         record["txt"] = outcome
         return record

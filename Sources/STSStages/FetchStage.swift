@@ -20,12 +20,8 @@ public struct FetchStage: RecordStage {
     public func process(_ record: JSONObject) async -> JSONObject {
         guard FetchSkip.reason(for: record) == nil else { return record }
         var record = record
-        switch DomainField.normalized(in: record) {
-        case .failure(let error):
-            record["error"] = error.json
-        case .success(let domain):
-            record["fetch"] = await fetcher.fetch(domain: domain).json
-        }
+        guard let domain = DomainField.require(in: &record) else { return record }
+        record["fetch"] = await fetcher.fetch(domain: domain).json
         return record
     }
 }
