@@ -1,11 +1,10 @@
 """Running sts-socketmapd inside the test world and asking it with Postfix's own client."""
 import os
-import socket
 import subprocess
 import tempfile
 import time
 
-from stages import binary
+from stages import NETNS, binary
 
 POSTFIX_CONFIG = tempfile.mkdtemp(prefix="sts-postfix-")
 open(os.path.join(POSTFIX_CONFIG, "main.cf"), "w").close()
@@ -29,13 +28,13 @@ class Daemon:
         log = open(self.log_path, "a")
         env = dict(os.environ, **(self.env or {}))
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", "sts-world", binary("sts-socketmapd"), "-c", self.config_path, "-v", "debug", *self.args],
+            ["ip", "netns", "exec", NETNS, binary("sts-socketmapd"), "-c", self.config_path, "-v", "debug", *self.args],
             stdout=log, stderr=log, cwd=self.workdir, env=env)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"sts-socketmapd exited: {self.log()}")
-            if subprocess.run(["ip", "netns", "exec", "sts-world", "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{self.port}"],
+            if subprocess.run(["ip", "netns", "exec", NETNS, "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{self.port}"],
                               capture_output=True).returncode == 0:
                 return self
             time.sleep(0.1)
@@ -57,7 +56,7 @@ class Daemon:
     def postmap(self, key, zone="postfix", timeout=60):
         """`postmap -q KEY socketmap:inet:127.0.0.1:PORT:ZONE`: (exit status, answer)."""
         proc = subprocess.run(
-            ["ip", "netns", "exec", "sts-world", "postmap", "-c", POSTFIX_CONFIG, "-q", key,
+            ["ip", "netns", "exec", NETNS, "postmap", "-c", POSTFIX_CONFIG, "-q", key,
              f"socketmap:inet:127.0.0.1:{self.port}:{zone}"],
             capture_output=True, text=True, timeout=timeout)
         if proc.stderr:
@@ -76,7 +75,6 @@ class Daemon:
 
 def set_mutable(txt_id=None, policy=None):
     """What mutable.test publishes: its TXT id (None: no record) and its policy (None: 404)."""
-    import sys
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     args = [os.path.join(repo, "scripts", "world", "mutable.sh")]
     args += ["--id", txt_id] if txt_id else ["--no-txt"]

@@ -7,6 +7,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("STS_BIN") or os.path.join(REPO, ".build", "debug")
 WORLD_DIR = os.environ.get("STS_WORLD_DIR", "/tmp/sts-world")
+NETNS = os.environ.get("STS_WORLD_NETNS", "sts-world")
 
 
 def binary(name):
@@ -33,7 +34,7 @@ class StageRun:
         return {r.get("domain"): r for r in self.records}
 
 
-def run_stage(name, *args, input="", timeout=60, netns="sts-world"):
+def run_stage(name, *args, input="", timeout=60, netns=NETNS):
     """Runs a stage (inside the test world's network namespace) over `input` and parses its output."""
     argv = [binary(name), *args]
     if netns:
@@ -45,7 +46,7 @@ def run_stage(name, *args, input="", timeout=60, netns="sts-world"):
     return StageRun(proc, time.monotonic() - start)
 
 
-def start_stage(name, *args, netns="sts-world"):
+def start_stage(name, *args, netns=NETNS):
     """Starts a stage with pipes, for tests that read results as they come."""
     argv = [binary(name), *args]
     if netns:

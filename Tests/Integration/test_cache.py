@@ -1,5 +1,4 @@
 """sts-cache as a user runs it: the real binary over a sqlite file, one process per step."""
-import json
 import os
 import subprocess
 import time

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from stages import WORLD_DIR, run_stage, start_stage
+from stages import NETNS, WORLD_DIR, run_stage, start_stage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOOD_BODY = "version: STSv1\nmode: enforce\nmx: mail.good.test\nmx: *.mx.good.test\nmax_age: 86400\n"
@@ -226,7 +226,7 @@ def test_bad_timeouts_are_refused(args):
 @pytest.fixture(scope="module")
 def helper(tmp_path_factory):
     directory = tmp_path_factory.mktemp("fetch-helper")
-    proc = subprocess.Popen(["ip", "netns", "exec", "sts-world", "python3", os.path.join(HERE, "fetch_helper.py"), str(directory)],
+    proc = subprocess.Popen(["ip", "netns", "exec", NETNS, "python3", os.path.join(HERE, "fetch_helper.py"), str(directory)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     info = json.loads(proc.stdout.readline())
     info["dir"] = directory

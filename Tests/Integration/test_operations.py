@@ -6,6 +6,7 @@ import subprocess
 import time
 
 from daemon import POSTFIX_CONFIG, Daemon
+from stages import NETNS
 
 BASE = """
 host: 127.0.0.1
@@ -95,7 +96,7 @@ def test_reuse_port_false_refuses_a_second_instance(tmp_path):
     try:
         second = Daemon(config, 18484, str(tmp_path / "b"))
         log = open(second.log_path, "a")
-        second.proc = subprocess.Popen(["ip", "netns", "exec", "sts-world", __import__("stages").binary("sts-socketmapd"), "-c", second.config_path],
+        second.proc = subprocess.Popen(["ip", "netns", "exec", NETNS, __import__("stages").binary("sts-socketmapd"), "-c", second.config_path],
                                        stdout=log, stderr=log, cwd=second.workdir)
         assert second.proc.wait(timeout=10) == 2
         assert "cannot listen on 127.0.0.1:18484" in second.log()
@@ -107,7 +108,7 @@ def test_unix_socket_with_mode(tmp_path):
     path = str(tmp_path / "sts.sock")
     d = Daemon(f"path: {path}\nmode: 0660\ncache:\n  type: internal\n", 0, str(tmp_path))
     log = open(d.log_path, "a")
-    d.proc = subprocess.Popen(["ip", "netns", "exec", "sts-world", *(__import__("stages").binary("sts-socketmapd"),), "-c", d.config_path],
+    d.proc = subprocess.Popen(["ip", "netns", "exec", NETNS, *(__import__("stages").binary("sts-socketmapd"),), "-c", d.config_path],
                               stdout=log, stderr=log, cwd=str(tmp_path))
     try:
         for _ in range(50):
@@ -115,7 +116,7 @@ def test_unix_socket_with_mode(tmp_path):
                 break
             time.sleep(0.1)
         assert os.stat(path).st_mode & 0o777 == 0o660
-        proc = subprocess.run(["ip", "netns", "exec", "sts-world", "postmap", "-c", POSTFIX_CONFIG, "-q", "good.test", f"socketmap:unix:{path}:postfix"],
+        proc = subprocess.run(["ip", "netns", "exec", NETNS, "postmap", "-c", POSTFIX_CONFIG, "-q", "good.test", f"socketmap:unix:{path}:postfix"],
                               capture_output=True, text=True, timeout=30)
         assert (proc.returncode, proc.stdout.strip()) == (0, GOOD), proc.stderr
     finally:
@@ -125,11 +126,11 @@ def test_unix_socket_with_mode(tmp_path):
 def test_ipv6_listener(tmp_path):
     d = Daemon("host: '::1'\nport: 18485\ncache:\n  type: internal\n", 18485, str(tmp_path))
     log = open(d.log_path, "a")
-    d.proc = subprocess.Popen(["ip", "netns", "exec", "sts-world", __import__("stages").binary("sts-socketmapd"), "-c", d.config_path],
+    d.proc = subprocess.Popen(["ip", "netns", "exec", NETNS, __import__("stages").binary("sts-socketmapd"), "-c", d.config_path],
                               stdout=log, stderr=log, cwd=str(tmp_path))
     try:
         time.sleep(1)
-        proc = subprocess.run(["ip", "netns", "exec", "sts-world", "postmap", "-c", POSTFIX_CONFIG, "-q", "good.test", "socketmap:inet:[::1]:18485:postfix"],
+        proc = subprocess.run(["ip", "netns", "exec", NETNS, "postmap", "-c", POSTFIX_CONFIG, "-q", "good.test", "socketmap:inet:[::1]:18485:postfix"],
                               capture_output=True, text=True, timeout=30)
         assert (proc.returncode, proc.stdout.strip()) == (0, GOOD), proc.stderr + d.log()
     finally:
@@ -157,7 +158,6 @@ def netstring(text):
 
 
 def test_drain_answers_in_flight_requests_and_closes_idle_connections(tmp_path):
-    import threading
     d = Daemon(BASE.format(port=18487) + "zones:\n  slowzone:\n    timeout: 3\n", 18487, str(tmp_path)).start()
     script = (
         "import socket,sys,time\n"
@@ -169,7 +169,7 @@ def test_drain_answers_in_flight_requests_and_closes_idle_connections(tmp_path):
         "print('idle', repr(idle.recv(100)), flush=True)\n"
         "print('busy', repr(busy.recv(100)), flush=True)\n"
     )
-    client = subprocess.Popen(["ip", "netns", "exec", "sts-world", "python3", "-c", script, netstring("slowzone blackhole.test").decode()],
+    client = subprocess.Popen(["ip", "netns", "exec", NETNS, "python3", "-c", script, netstring("slowzone blackhole.test").decode()],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert client.stdout.readline().strip() == "sent"
@@ -194,7 +194,7 @@ def test_prometheus_metrics_are_scraped_over_http(tmp_path):
         assert d.postmap("good.test") == (0, GOOD)
         assert d.postmap("good.test") == (0, GOOD)
         assert d.postmap("expired.test") == (1, "")
-        scrape = subprocess.run(["ip", "netns", "exec", "sts-world", "curl", "-sf", "http://127.0.0.1:19488/metrics"],
+        scrape = subprocess.run(["ip", "netns", "exec", NETNS, "curl", "-sf", "http://127.0.0.1:19488/metrics"],
                                 capture_output=True, text=True, timeout=10)
         assert scrape.returncode == 0
         samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in scrape.stdout.splitlines() if line and not line.startswith("#")}
@@ -207,7 +207,7 @@ def test_prometheus_metrics_are_scraped_over_http(tmp_path):
         assert samples['sts_dns_lookups_total{outcome="found"}'] == 2
         assert samples["sts_fetch_duration_seconds_count"] >= 1
         assert any(key.startswith("sts_lookup_duration_seconds_bucket") for key in samples)
-        missing = subprocess.run(["ip", "netns", "exec", "sts-world", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:19488/"],
+        missing = subprocess.run(["ip", "netns", "exec", NETNS, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:19488/"],
                                  capture_output=True, text=True, timeout=10)
         assert missing.stdout == "404"
     finally:

@@ -1,5 +1,4 @@
 """sts-query end to end over the DNS and HTTPS test worlds: verdicts, Postfix answers, exit codes."""
-import json
 
 import pytest
 

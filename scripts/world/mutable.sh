@@ -33,7 +33,7 @@ if ((reload)); then
     kill -HUP "$(cat "$dir/nsd.pid")"
     # Wait until nsd serves the new serial.
     for _ in $(seq 1 50); do
-        ip netns exec sts-world dig +short +norec @127.0.0.2 SOA mutable.test | grep -q " $serial " && exit 0
+        ip netns exec "${STS_WORLD_NETNS:-sts-world}" dig +short +norec @127.0.0.2 SOA mutable.test | grep -q " $serial " && exit 0
         sleep 0.1
     done
     echo "mutable.sh: nsd did not load serial $serial" >&2
