@@ -18,6 +18,7 @@ test_packages=(
     iproute2 nsd unbound ldnsutils dnsutils
     nginx-light openssl curl socat
     postfix          # the real socketmap client: postmap -q KEY socketmap:...
+    systemd          # systemd-socket-activate and systemd-analyze: socket activation, unit checks
 )
 
 wanted=("${build_packages[@]}")

@@ -12,6 +12,12 @@ public struct DaemonConfig: Sendable, Equatable {
     public var reusePort: Bool = true
     /// Seconds that existing clients get to finish on shutdown.
     public var shutdownTimeout: Double = 20
+    /// Connections open at once; more are closed on accept (0: no limit). Postfix opens one per
+    /// process that looks up, a few hundred on a busy host.
+    public var maxConnections: Int = 4096
+    /// Seconds a connection may go without a whole request while no reply is pending (0: never).
+    /// Postfix's client itself drops a connection idle for 10 s.
+    public var idleTimeout: Double = 60
     /// Seconds a cached entry is used without re-checking the TXT id.
     public var cacheGrace: Double = 60
     public var cache = CacheConfig()

@@ -25,6 +25,11 @@ public enum DaemonMetrics {
         if let milliseconds { Timer(label: "sts_fetch_duration_seconds").recordNanoseconds(Int64(milliseconds * 1e6)) }
     }
 
+    /// A client connection closed on accept because `max_connections` were open.
+    public static func connectionRefused() {
+        Counter(label: "sts_connections_refused_total").increment()
+    }
+
     public static func stageRestart() {
         Counter(label: "sts_stage_restarts_total").increment()
     }

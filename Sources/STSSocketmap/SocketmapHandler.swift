@@ -6,7 +6,9 @@ import STSCore
 /// Requests are answered concurrently but written in the order they came, as Postfix expects. A
 /// malformed netstring closes the connection once the replies already due are written; nothing else
 /// on the server is affected. A request that is a well-formed netstring but not `NAME KEY` gets a
-/// `PERM` reply and the connection goes on.
+/// `PERM` reply and the connection goes on. With an idle timeout, a connection that completes no
+/// request for that long while none of its replies is pending is closed; bytes of an unfinished
+/// request do not count, so a client cannot hold a connection by trickling one.
 public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
@@ -18,11 +20,47 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
     private var tail: EventLoopFuture<Void>?
     private var pending = 0
     private var closing = false
+    private let idleTimeout: TimeAmount?
+    private var idleTimer: Scheduled<Void>?
 
-    public init(responder: SocketmapResponder, maxRequestBytes: Int = 10_000, maxPending: Int = 64) {
+    public init(responder: SocketmapResponder, maxRequestBytes: Int = 16_384, maxPending: Int = 64, idleTimeout: TimeAmount? = nil) {
         self.responder = responder
         self.maxPending = maxPending
+        self.idleTimeout = idleTimeout
         self.decoder = NetstringDecoder(maxPayload: maxRequestBytes)
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        armIdleTimer(context: context)
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        context.fireChannelInactive()
+    }
+
+    /// (Re)starts the idle clock. When it runs out with replies still pending, it starts again: a
+    /// client waiting for a slow answer is not idle.
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        guard let idleTimeout else { return }
+        idleTimer?.cancel()
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: idleTimeout) {
+            let (handler, context) = loopBound.value
+            guard !handler.closing else { return }
+            if handler.pending > 0 {
+                handler.armIdleTimer(context: context)
+            } else {
+                handler.closing = true
+                context.close(promise: nil)
+            }
+        }
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -38,6 +76,7 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
                 return
             }
             guard let payload else { return }
+            armIdleTimer(context: context)
             guard pending < maxPending else {
                 // A client that floods requests without reading replies is not Postfix.
                 closeAfterPendingReplies(context: context)

@@ -11,12 +11,30 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
     case tcp(host: String, port: Int)
     /// A unix socket, with the file mode to give it.
     case unix(path: String, mode: Int?)
+    /// A socket already bound and listening, handed over by the service manager (socket activation).
+    case inherited(fd: Int32, name: String)
 
     public var description: String {
         switch self {
         case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .unix(let path, _): "unix:\(path)"
+        case .inherited(let fd, let name): "fd:\(fd)(\(name))"
         }
+    }
+}
+
+/// What one client may hold: how many connections at once, and how long a connection may go without
+/// sending a whole request while none of its replies is pending.
+public struct ConnectionLimits: Sendable, Equatable {
+    /// Connections beyond this many are closed as soon as they are accepted; 0: no limit.
+    public var maxConnections: Int
+    /// A connection with no reply pending that completes no request for this long is closed (a
+    /// client sending a request byte by byte does not reset it); nil: never.
+    public var idleTimeout: Duration?
+
+    public init(maxConnections: Int = 0, idleTimeout: Duration? = nil) {
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
     }
 }
 
@@ -24,11 +42,17 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
 public final class SocketmapServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     private let responder: SocketmapResponder
+    private let limits: ConnectionLimits
+    private let onRefused: (@Sendable (Int) -> Void)?
     private let listeners = NIOLockedValueBox<[Channel]>([])
     private let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+    private let refused = NIOLockedValueBox(0)
 
-    public init(responder: SocketmapResponder, threads: Int = System.coreCount) {
+    /// `onRefused` is called with the running count each time a connection over the limit is closed.
+    public init(responder: SocketmapResponder, threads: Int = System.coreCount, limits: ConnectionLimits = .init(), onRefused: (@Sendable (Int) -> Void)? = nil) {
         self.responder = responder
+        self.limits = limits
+        self.onRefused = onRefused
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
     }
 
@@ -37,20 +61,39 @@ public final class SocketmapServer: Sendable {
     public func listen(on address: ListenAddress, reusePort: Bool) async throws(STSError) -> Channel {
         let responder = self.responder
         let connections = self.connections
+        let limits = self.limits
+        let refused = self.refused
+        let onRefused = self.onRefused
+        let idleTimeout = limits.idleTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelInitializer { channel in
                 let key = ObjectIdentifier(channel)
-                connections.withLockedValue { $0[key] = channel }
+                let admitted = connections.withLockedValue { open -> Bool in
+                    guard limits.maxConnections <= 0 || open.count < limits.maxConnections else { return false }
+                    open[key] = channel
+                    return true
+                }
+                guard admitted else {
+                    // Closing at once tells the client now (Postfix defers and retries) instead of
+                    // leaving it in the backlog until its own timeout.
+                    let count = refused.withLockedValue { $0 += 1; return $0 }
+                    onRefused?(count)
+                    return channel.close()
+                }
                 channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: key) } }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SocketmapHandler(responder: responder))
+                    try channel.pipeline.syncOperations.addHandler(SocketmapHandler(responder: responder, idleTimeout: idleTimeout))
                 }
             }
         do {
             switch address {
+            case .inherited(let fd, _):
+                let channel = try await bootstrap.withBoundSocket(fd).get()
+                listeners.withLockedValue { $0.append(channel) }
+                return channel
             case .tcp(let host, let port):
                 let withReuse = reusePort ? bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_REUSEPORT)), value: 1) : bootstrap
                 // An address literal is bound as it is: resolving "::1" through getaddrinfo fails
@@ -83,6 +126,9 @@ public final class SocketmapServer: Sendable {
 
     /// Connections open now.
     public var connectionCount: Int { connections.withLockedValue { $0.count } }
+
+    /// Connections closed so far because `maxConnections` were open.
+    public var refusedCount: Int { refused.withLockedValue { $0 } }
 
     /// Graceful stop: stop accepting, let every connection finish the requests it has sent (idle ones
     /// close at once), and after `timeout` close whatever is left.

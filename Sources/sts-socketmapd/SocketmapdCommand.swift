@@ -130,21 +130,48 @@ struct SocketmapdCommand: ParsableCommand {
         let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger)
         let holder = ConfigHolder(daemonConfig)
         let responder = PolicyResponder(config: holder, service: service, logger: logger)
-        let server = SocketmapServer(responder: responder)
+        let descriptors = DescriptorLimit.raiseToHardLimit()
+        if daemonConfig.maxConnections == 0 || descriptors < daemonConfig.maxConnections + 64 {
+            logger.warning("the descriptor limit may be reached before max_connections", metadata: ["limit": "\(descriptors)", "max_connections": "\(daemonConfig.maxConnections)"])
+        }
+        let limits = ConnectionLimits(
+            maxConnections: daemonConfig.maxConnections,
+            idleTimeout: daemonConfig.idleTimeout > 0 ? .milliseconds(Int64(daemonConfig.idleTimeout * 1000)) : nil)
+        let server = SocketmapServer(responder: responder, limits: limits) { refused in
+            DaemonMetrics.connectionRefused()
+            // One line for the first and then every thousandth: a flood must not flood the log too.
+            if refused == 1 || refused % 1000 == 0 {
+                logger.warning("connection refused: max_connections reached", metadata: ["max_connections": "\(limits.maxConnections)", "refused_so_far": "\(refused)"])
+            }
+        }
 
-        let address: ListenAddress = daemonConfig.path.map { .unix(path: $0, mode: daemonConfig.mode) } ?? .tcp(host: daemonConfig.host, port: daemonConfig.port)
-        let channel: Channel
+        // Sockets from systemd (sts-socketmapd.socket) replace the configured listener.
+        let addresses: [ListenAddress]
         do {
-            channel = try Blocking.wait { () async throws(STSError) -> Channel in try await server.listen(on: address, reusePort: daemonConfig.reusePort) }
+            let activated = try SocketActivation.inherited()
+            if activated.isEmpty {
+                addresses = [daemonConfig.path.map { .unix(path: $0, mode: daemonConfig.mode) } ?? .tcp(host: daemonConfig.host, port: daemonConfig.port)]
+            } else {
+                addresses = activated.map { .inherited(fd: $0.fd, name: $0.name) }
+                logger.info("using sockets passed by the service manager; host, port and path are not used", metadata: ["sockets": "\(activated.count)"])
+            }
         } catch {
             CommandFailure.exit("sts-socketmapd", error.message)
+        }
+        var channels: [Channel] = []
+        for address in addresses {
+            do {
+                channels.append(try Blocking.wait { () async throws(STSError) -> Channel in try await server.listen(on: address, reusePort: daemonConfig.reusePort) })
+            } catch {
+                CommandFailure.exit("sts-socketmapd", error.message)
+            }
         }
         do {
             try Privileges.drop(user: user, group: group)
         } catch {
             CommandFailure.exit("sts-socketmapd", error.message)
         }
-        logger.info("listening", metadata: ["address": "\(address)", "cache": "\(daemonConfig.cache.type.rawValue)", "uid": "\(getuid())"])
+        logger.info("listening", metadata: ["address": "\(addresses.map(\.description).joined(separator: " "))", "cache": "\(daemonConfig.cache.type.rawValue)", "uid": "\(getuid())"])
         let proactive = daemonConfig.proactivePolicyFetching
         if proactive.enabled {
             Task {
@@ -162,7 +189,7 @@ struct SocketmapdCommand: ParsableCommand {
                 let loaded = try ConfigLoader.load(path: config ?? Self.defaultConfigPath)
                 for warning in loaded.warnings { logger.warning("\(warning)") }
                 let old = holder.config
-                if (old.host, old.port, old.path, old.mode) != (loaded.config.host, loaded.config.port, loaded.config.path, loaded.config.mode) {
+                if (old.host, old.port, old.path, old.mode, old.maxConnections, old.idleTimeout) != (loaded.config.host, loaded.config.port, loaded.config.path, loaded.config.mode, loaded.config.maxConnections, loaded.config.idleTimeout) {
                     logger.warning("listener settings changed; they take effect at the next restart")
                 }
                 holder.replace(with: loaded.config)
@@ -180,7 +207,7 @@ struct SocketmapdCommand: ParsableCommand {
         }
         signals.start()
         SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")
-        try channel.closeFuture.wait()
+        for channel in channels { try channel.closeFuture.wait() }
         Blocking.wait { await signals.waitForStop() }
     }
 

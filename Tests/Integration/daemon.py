@@ -13,8 +13,10 @@ open(os.path.join(POSTFIX_CONFIG, "main.cf"), "w").close()
 class Daemon:
     """sts-socketmapd in the world's namespace with a config written from `config` (YAML text)."""
 
-    def __init__(self, config, port, workdir, args=(), env=None):
+    def __init__(self, config, port, workdir, args=(), env=None, prefix=()):
+        """`prefix`: a command the daemon is started through inside the namespace (e.g. setpriv)."""
         self.args = list(args)
+        self.prefix = list(prefix)
         self.env = env
         self.port = port
         self.workdir = workdir
@@ -28,7 +30,7 @@ class Daemon:
         log = open(self.log_path, "a")
         env = dict(os.environ, **(self.env or {}))
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", NETNS, binary("sts-socketmapd"), "-c", self.config_path, "-v", "debug", *self.args],
+            ["ip", "netns", "exec", NETNS, *self.prefix, binary("sts-socketmapd"), "-c", self.config_path, "-v", "debug", *self.args],
             stdout=log, stderr=log, cwd=self.workdir, env=env)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

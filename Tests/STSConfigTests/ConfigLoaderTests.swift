@@ -81,6 +81,17 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.zone(named: "a").strictTesting, true)
     }
 
+    func testConnectionLimits() throws {
+        XCTAssertEqual(DaemonConfig().maxConnections, 4096)
+        XCTAssertEqual(DaemonConfig().idleTimeout, 60)
+        let config = try load("max_connections: 100\nidle_timeout: 2.5\n").config
+        XCTAssertEqual(config.maxConnections, 100)
+        XCTAssertEqual(config.idleTimeout, 2.5)
+        XCTAssertEqual(try load("max_connections: 0\nidle_timeout: 0\n").config.maxConnections, 0)
+        XCTAssertEqual(failure("max_connections: -1\n")?.key, "max_connections")
+        XCTAssertEqual(failure("idle_timeout: forever\n")?.key, "idle_timeout")
+    }
+
     func testUnixSocketModeIsOctalLikePyYAML() throws {
         XCTAssertEqual(try load("path: /run/sts.sock\nmode: 0666\n").config.mode, 0o666)
         XCTAssertEqual(try load("mode: 0o640\n").config.mode, 0o640)

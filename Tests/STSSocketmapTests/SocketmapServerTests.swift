@@ -83,7 +83,7 @@ final class SocketmapServerTests: XCTestCase {
     }
 
     func testAnOversizedRequestClosesTheConnection() throws {
-        XCTAssertEqual(try exchange(["10001:" + String(repeating: "a", count: 100)]), "")
+        XCTAssertEqual(try exchange(["16385:" + String(repeating: "a", count: 100)]), "")
     }
 
     func testARequestThatIsNotNameAndKeyGetsPERM() throws {
@@ -104,5 +104,128 @@ final class SocketmapServerTests: XCTestCase {
         var info = stat()
         XCTAssertEqual(stat(path, &info), 0)
         XCTAssertEqual(info.st_mode & 0o777, 0o660)
+    }
+
+    /// A server of its own with `limits`, listening on a fresh port; `port` points at it.
+    func useServer(limits: ConnectionLimits) async throws -> SocketmapServer {
+        let limited = SocketmapServer(responder: EchoResponder(), threads: 1, limits: limits)
+        let limitedChannel = try await limited.listen(on: .tcp(host: "127.0.0.1", port: 0), reusePort: false)
+        port = limitedChannel.localAddress!.port!
+        return limited
+    }
+
+    /// A connected blocking socket to `port`, with a receive timeout.
+    func connectClient(timeout seconds: Int = 5) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(connected, 0)
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    /// Reads until the peer closes (""), `count` bytes arrived, or the receive timeout (nil).
+    func receive(_ fd: Int32, count: Int = Int.max) -> String? {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while received.count < count {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? nil : "" }
+            if n == 0 { break }
+            received.append(contentsOf: buffer[..<n])
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func write(_ fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+
+    func testConnectionsBeyondTheLimitAreClosedAndTheOthersGoOn() async throws {
+        let limited = try await useServer(limits: ConnectionLimits(maxConnections: 2))
+        let first = connectClient(), second = connectClient()
+        defer { close(first); close(second) }
+        write(first, ns("postfix a.example"))
+        XCTAssertEqual(receive(first, count: ns("OK postfix a.example").utf8.count), ns("OK postfix a.example"))
+        let third = connectClient()
+        XCTAssertEqual(receive(third), "", "the connection over the limit is closed at once")
+        close(third)
+        XCTAssertEqual(limited.refusedCount, 1)
+        write(second, ns("postfix b.example"))
+        XCTAssertEqual(receive(second, count: ns("OK postfix b.example").utf8.count), ns("OK postfix b.example"), "the admitted ones keep being answered")
+        close(first)
+        var fourth: Int32 = -1
+        for _ in 0..<50 {
+            // The slot frees once the server has seen the close.
+            try await Task.sleep(for: .milliseconds(20))
+            if limited.connectionCount < 2 { fourth = connectClient(); break }
+        }
+        XCTAssertGreaterThanOrEqual(fourth, 0)
+        write(fourth, ns("postfix c.example"))
+        XCTAssertEqual(receive(fourth, count: ns("OK postfix c.example").utf8.count), ns("OK postfix c.example"))
+        close(fourth)
+        await limited.shutdown()
+    }
+
+    func testAnIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
+        let limited = try await useServer(limits: ConnectionLimits(idleTimeout: .milliseconds(300)))
+        let fd = connectClient()
+        defer { close(fd) }
+        write(fd, ns("postfix a.example"))
+        XCTAssertEqual(receive(fd, count: ns("OK postfix a.example").utf8.count), ns("OK postfix a.example"))
+        let start = ContinuousClock.now
+        XCTAssertEqual(receive(fd), "", "closed by the server")
+        let waited = ContinuousClock.now - start
+        XCTAssertGreaterThan(waited, .milliseconds(200))
+        XCTAssertLessThan(waited, .seconds(3))
+        await limited.shutdown()
+    }
+
+    func testARequestTrickledByteByByteDoesNotKeepTheConnection() async throws {
+        let limited = try await useServer(limits: ConnectionLimits(idleTimeout: .milliseconds(400)))
+        let fd = connectClient()
+        defer { close(fd) }
+        let start = ContinuousClock.now
+        // One byte every 100 ms would take 2 s to finish the request; the server closes first.
+        for byte in ns("postfix trickle.example") {
+            write(fd, String(byte))
+            if ContinuousClock.now - start > .seconds(1) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertEqual(receive(fd), "", "closed without an answer")
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(3))
+        await limited.shutdown()
+    }
+
+    func testAClientWaitingForASlowAnswerIsNotIdle() async throws {
+        let limited = try await useServer(limits: ConnectionLimits(idleTimeout: .milliseconds(200)))
+        let fd = connectClient()
+        defer { close(fd) }
+        write(fd, ns("postfix slow:800"))
+        XCTAssertEqual(receive(fd, count: ns("OK postfix slow:800").utf8.count), ns("OK postfix slow:800"))
+        await limited.shutdown()
+    }
+
+    func testAnInheritedListeningSocketIsServed() async throws {
+        // What systemd passes: a socket bound and listening before we start.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(bound, 0)
+        XCTAssertEqual(listen(fd, 16), 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let inherited = try await server.listen(on: .inherited(fd: fd, name: "sts-socketmapd.socket"), reusePort: true)
+        defer { try? inherited.close().wait() }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        XCTAssertEqual(try exchange([ns("postfix example.com")], expect: 22), ns("OK postfix example.com"))
     }
 }
