@@ -98,7 +98,7 @@ let package = Package(
 
         .testTarget(name: "STSCoreTests", dependencies: ["STSCore"]),
         .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore", "STSCache", "STSFetch"]),
-        .testTarget(name: "STSDNSTests", dependencies: ["STSDNS"]),
+        .testTarget(name: "STSDNSTests", dependencies: ["STSDNS", "STSCore"]),
         .testTarget(name: "STSFetchTests", dependencies: ["STSFetch", "STSCore", "CCurl"]),
         .testTarget(name: "STSCacheTests", dependencies: ["STSCache", "STSCore"]),
         .testTarget(name: "STSSocketmapTests", dependencies: ["STSSocketmap", "STSCore", .product(name: "NIOPosix", package: "swift-nio")]),

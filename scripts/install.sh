@@ -59,6 +59,10 @@ cache:
 default_zone:
   strict_testing: false
   timeout: 4
+# DANE precedence (RFC 8461 §2): with a DNSSEC trust anchor, domains whose MX hosts publish TLSA
+# records get dane-only/dane instead of secure. Needs a resolver that passes DNSSEC records and, in
+# Postfix, smtp_dns_support_level = dnssec. See sts-socketmapd.yml(5).
+#dnssec_trust_anchor: /usr/share/dns/root.key
 YAML
 fi
 if [[ -z $root ]]; then

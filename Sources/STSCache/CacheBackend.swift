@@ -10,4 +10,10 @@ public protocol CacheBackend: Sendable {
     func list(after cursor: String?, limit: Int) async throws(STSError) -> [CacheEntry]
     func purgeAll() async throws(STSError)
     func count() async throws(STSError) -> Int
+    /// Releases the store's resources (files, connections); nothing may be asked after.
+    func close() async
+}
+
+extension CacheBackend {
+    public func close() async {}
 }

@@ -48,6 +48,17 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
         return try result.get()
     }
 
+    /// Closes the file once the requests queued before have run, so that a command that ends leaves no
+    /// -wal or -shm file behind whatever its tasks still hold.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async { [database] in
+                database.close()
+                continuation.resume()
+            }
+        }
+    }
+
     private static let columns = "domain, policy_id, policy, fetched_at, confirmed_at, expires_at, failed_at, failed_id"
 
     public func get(_ domain: String) async throws(STSError) -> CacheEntry? {

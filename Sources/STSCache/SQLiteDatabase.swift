@@ -27,9 +27,20 @@ final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_busy_timeout(db, busyTimeoutMs)
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    private var isOpen = true
+
+    deinit { close() }
+
+    /// Closes the connection (the last one to close removes the -wal and -shm files); later
+    /// statements fail. Idempotent.
+    func close() {
+        guard isOpen else { return }
+        isOpen = false
+        sqlite3_close_v2(handle)
+    }
 
     func execute(_ sql: String) throws(STSError) {
+        guard isOpen else { throw STSError(.internalError, "sqlite cache \(path): closed") }
         var error: UnsafeMutablePointer<CChar>?
         guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
             let message = error.map { String(cString: $0) } ?? "unknown error"
@@ -41,6 +52,7 @@ final class SQLiteDatabase: @unchecked Sendable {
     /// Runs one statement; the rows it returns, each column as a Value.
     @discardableResult
     func query(_ sql: String, _ bindings: [Value] = []) throws(STSError) -> [[Value]] {
+        guard isOpen else { throw STSError(.internalError, "sqlite cache \(path): closed") }
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw failure("cannot prepare")

@@ -59,7 +59,7 @@ public enum ConfigLoader {
 
         mutating func daemon(_ root: YAMLNode?) throws(ConfigError) -> DaemonConfig {
             var config = DaemonConfig()
-            let top = try members(root, "", known: ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "max_connections", "idle_timeout", "cache_grace", "cache", "proactive_policy_fetching", "default_zone", "zones", "metrics"])
+            let top = try members(root, "", known: ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "max_connections", "idle_timeout", "cache_grace", "cache", "proactive_policy_fetching", "default_zone", "zones", "metrics", "dnssec_trust_anchor"])
             if let node = top["host"], let value = try string(node, "host") { config.host = value }
             if let node = top["port"], let value = try int(node, "port", in: 1...65535) { config.port = value }
             if let node = top["path"], let value = try string(node, "path") { config.path = value }
@@ -79,6 +79,7 @@ public enum ConfigLoader {
             }
             let metrics = try members(top["metrics"], "metrics", known: ["listen"])
             if let node = metrics["listen"] { config.metricsListen = try string(node, "metrics.listen") }
+            if let node = top["dnssec_trust_anchor"] { config.dnssecTrustAnchor = try string(node, "dnssec_trust_anchor") }
             return config
         }
 
@@ -115,12 +116,13 @@ public enum ConfigLoader {
 
         mutating func zone(_ node: YAMLNode?, _ key: String, base: ZoneConfig) throws(ConfigError) -> ZoneConfig {
             var zone = base
-            let fields = try members(node, key, known: ["strict_testing", "timeout", "require_sni", "tlsrpt"])
+            let fields = try members(node, key, known: ["strict_testing", "timeout", "require_sni", "tlsrpt", "dane"])
             if let n = fields["strict_testing"], let v = try bool(n, "\(key).strict_testing") { zone.strictTesting = v }
             // Postfix gives up on a socketmap lookup after 100 s; a longer budget could never be used.
             if let n = fields["timeout"], let v = try number(n, "\(key).timeout", in: 0.001...100) { zone.timeout = v }
             if let n = fields["require_sni"], let v = try bool(n, "\(key).require_sni") { zone.requireSNI = v }
             if let n = fields["tlsrpt"], let v = try bool(n, "\(key).tlsrpt") { zone.tlsrpt = v }
+            if let n = fields["dane"], let v = try bool(n, "\(key).dane") { zone.dane = v }
             return zone
         }
 

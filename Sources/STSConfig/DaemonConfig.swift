@@ -26,6 +26,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var zones: [String: ZoneConfig] = [:]
     /// Where the Prometheus metrics are served (`host:port`); off when nil.
     public var metricsListen: String?
+    /// The DNSSEC trust anchor file (e.g. /usr/share/dns/root.key) that lets the daemon validate DANE
+    /// records itself. Without one, DANE is not looked up and MTA-STS answers stand, as in the old daemon.
+    public var dnssecTrustAnchor: String?
 
     public init() {}
 
@@ -68,6 +71,8 @@ public struct ZoneConfig: Sendable, Equatable {
     public var timeout: Double = 4
     public var requireSNI = true
     public var tlsrpt = false
+    /// DANE precedence (RFC 8461 §2) for this zone; it takes effect when `dnssecTrustAnchor` is set.
+    public var dane = true
 
     public init() {}
 

@@ -13,6 +13,9 @@ import Synchronization
 ///   NOTFOUND) and the refresh goes on in the background to fill the cache for the next lookup.
 /// - Failures never defer mail by themselves: a DNS failure or a failed fetch serves the unexpired
 ///   cached policy, or NOTFOUND.
+/// - DANE precedence (RFC 8461 §2), when `dane` is given and the zone asks for it: the stages also
+///   report DANE, and usable TLSA records answer `dane-only`/`dane` instead of the MTA-STS policy;
+///   a DANE status that cannot be determined answers TEMP (see `DANEPrecedence`).
 public final class PolicyService: Sendable {
     public let rules: CacheRules
     /// How long a refresh may take in the background (RFC 8461 §3.3 suggests a minute).
@@ -23,10 +26,13 @@ public final class PolicyService: Sendable {
     private let logger: Logger
     private let inFlight = Mutex<[String: Task<CacheEntry?, Never>]>([:])
     private let clock: @Sendable () -> Int64
+    /// Where DANE statuses are kept; nil when the stages do not look DANE up (no trust anchor).
+    public let dane: DANECache?
 
-    public init(rules: CacheRules, hot: MemoryCache, durable: CacheBackend?, stages: StageClient, logger: Logger,
+    public init(rules: CacheRules, hot: MemoryCache, durable: CacheBackend?, stages: StageClient, logger: Logger, dane: DANECache? = nil,
                 backgroundLimit: Duration = .seconds(60), clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) })
     {
+        self.dane = dane
         self.rules = rules
         self.hot = hot
         self.durable = durable
@@ -48,9 +54,11 @@ public final class PolicyService: Sendable {
     public func decide(domain: String, zone: ZoneConfig) async -> Decision {
         let now = clock()
         let entry = await cached(domain)
-        if rules.freshness(of: entry, at: now) == .fresh, let entry {
+        let daneCache = zone.dane ? dane : nil
+        let knownDANE = daneCache?.status(of: domain, at: now)
+        if rules.freshness(of: entry, at: now) == .fresh, let entry, daneCache == nil || knownDANE != nil {
             DaemonMetrics.cache(hit: true)
-            return decision(entry, domain: domain, zone: zone, source: "cache")
+            return withDANE(knownDANE, decision(entry, domain: domain, zone: zone, source: "cache"))
         }
         DaemonMetrics.cache(hit: false)
         let refresh = startRefresh(domain: domain, current: entry)
@@ -58,15 +66,33 @@ public final class PolicyService: Sendable {
         let result = await Self.withinBudget(budget) { await refresh.value }
         switch result {
         case .some(let refreshed):
-            let usable = refreshed ?? entry.flatMap { $0.isExpired(at: clock()) ? nil : $0 }
-            guard let usable else { return Decision(reply: .notFound, reason: "no policy known", source: "refreshed") }
-            return decision(usable, domain: domain, zone: zone, source: "refreshed")
-        case .none:
-            if let entry, !entry.isExpired(at: clock()) {
-                return decision(entry, domain: domain, zone: zone, source: "budget")
+            let daneStatus: DANEStatus? = daneCache.map { cache in
+                cache.status(of: domain, at: clock()) ?? .undeterminable(STSError(.dnsError, "the DANE lookup gave no answer"))
             }
-            return Decision(reply: .notFound, reason: "discovery exceeded the zone timeout; continuing in the background", source: "budget")
+            let usable = refreshed ?? entry.flatMap { $0.isExpired(at: clock()) ? nil : $0 }
+            guard let usable else { return withDANE(daneStatus, Decision(reply: .notFound, reason: "no policy known", source: "refreshed")) }
+            return withDANE(daneStatus, decision(usable, domain: domain, zone: zone, source: "refreshed"))
+        case .none:
+            let daneStatus: DANEStatus? = daneCache.map { _ in
+                knownDANE ?? .undeterminable(STSError(.dnsTimeout, "the DANE lookup exceeded the zone timeout"))
+            }
+            if let entry, !entry.isExpired(at: clock()) {
+                return withDANE(daneStatus, decision(entry, domain: domain, zone: zone, source: "budget"))
+            }
+            return withDANE(daneStatus, Decision(reply: .notFound, reason: "discovery exceeded the zone timeout; continuing in the background", source: "budget"))
         }
+    }
+
+    /// The MTA-STS decision, or what DANE puts in its place.
+    private func withDANE(_ status: DANEStatus?, _ sts: Decision) -> Decision {
+        guard let status, let override = DANEPrecedence.override(for: status) else { return sts }
+        let reason: String
+        switch override {
+        case .daneOnly: reason = "DANE: every MX host has usable TLSA records (MTA-STS not applied)"
+        case .dane: reason = "DANE: some MX hosts have usable TLSA records (MTA-STS not applied)"
+        case .temporaryFailure(let why): reason = why
+        }
+        return Decision(reply: override.reply, reason: reason, source: sts.source)
     }
 
     private func decision(_ entry: CacheEntry, domain: String, zone: ZoneConfig, source: String) -> Decision {
@@ -133,6 +159,9 @@ public final class PolicyService: Sendable {
             logger.warning("lookup failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
             return live
         case .success(let result):
+            if let dane, let value = result["dane"] {
+                dane.store(DANEStatus(json: value) ?? .undeterminable(STSError(.internalError, "unreadable DANE status from sts-dns")), for: domain, at: clock())
+            }
             let discovery = CacheRules.Discovery(record: result)
             guard let next = rules.next(current, domain: domain, discovery: discovery, at: clock()) else { return live }
             try? await hot.put(next)

@@ -9,19 +9,29 @@ import STSStage
 ///     {"status": "none", "reason": "nxdomain" | "nodata" | "no-sts-record" | "multiple-records" | "invalid-record", "message": "..."}
 ///     {"status": "error", "error": {"kind": "dns-servfail" | "dns-timeout" | "dns-bogus" | "dns-error", "message": "..."}}
 ///
+/// With `dane`, it also adds `dane`: whether DANE (RFC 7672) applies to the domain's MX hosts, asked
+/// at the same time (see `DANEStatus.json`).
+///
 /// A record without a usable `domain` gets a top-level `error` instead.
 public struct DiscoveryStage: RecordStage {
     public let resolver: UnboundResolver
+    public let dane: DANEProbe?
 
-    public init(resolver: UnboundResolver) {
+    public init(resolver: UnboundResolver, dane: Bool = false) {
         self.resolver = resolver
+        self.dane = dane ? DANEProbe(resolver: resolver) : nil
     }
 
     public func process(_ record: JSONObject) async -> JSONObject {
         var record = record
         guard let domain = DomainField.require(in: &record) else { return record }
-        let outcome = await discover(domain)
-        record["txt"] = outcome
+        if let dane {
+            async let daneStatus = dane.status(of: domain)
+            record["txt"] = await discover(domain)
+            record["dane"] = await daneStatus.json
+        } else {
+            record["txt"] = await discover(domain)
+        }
         return record
     }
 

@@ -39,8 +39,30 @@ public enum QueryReport {
                 add("Policy:", "invalid: \(policy["error"]?["message"]?.stringValue ?? "")")
             }
         }
+        if let dane = record["dane"] {
+            add("DANE:", danePart(dane))
+        }
         if let reply = verdict.socketmapReply { add("Postfix:", reply) }
         add("Verdict:", verdict.summary)
         return lines.joined(separator: "\n")
+    }
+
+    /// One line on the DANE status: every MX host and what its TLSA lookup found.
+    static func danePart(_ dane: JSONValue) -> String {
+        let hosts = dane["hosts"]?.arrayValue?.map { host -> String in
+            let name = host["host"]?.stringValue ?? "?"
+            let state = host["tlsa"]?.stringValue ?? "?"
+            let records = host["records"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            return records.isEmpty ? "\(name) TLSA \(state)" : "\(name) TLSA \(state) [\(records.joined(separator: "; "))]"
+        } ?? []
+        switch dane["status"]?.stringValue {
+        case "usable":
+            return "usable TLSA records: " + hosts.joined(separator: ", ")
+        case "none":
+            let text = "none (\(dane["reason"]?.stringValue ?? "?")): \(dane["message"]?.stringValue ?? "")"
+            return hosts.isEmpty ? text : text + "; " + hosts.joined(separator: ", ")
+        default:
+            return "error \(dane["error"]?["kind"]?.stringValue ?? "?"): \(dane["error"]?["message"]?.stringValue ?? "")"
+        }
     }
 }

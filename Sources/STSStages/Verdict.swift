@@ -22,8 +22,29 @@ public struct Verdict: Sendable, Equatable {
     public var errorKind: String?
     /// What the daemon would answer Postfix with nothing cached.
     public var answer: TLSPolicyAnswer?
+    /// What DANE puts in the MTA-STS answer's place, when the record has a `dane` status that overrides it.
+    public var dane: DANEPrecedence.Override? = nil
 
+    /// The verdict on the MTA-STS part of the record, then DANE precedence (RFC 8461 §2) when the record
+    /// went through `sts-dns --dane`: the same rule as the daemon's.
     public static func of(_ record: JSONObject, options: ZoneOptions) -> Verdict {
+        var verdict = mtaSTS(record, options: options)
+        guard let value = record["dane"] else { return verdict }
+        let status = DANEStatus(json: value) ?? .undeterminable(STSError(.invalidInput, "the dane status is malformed"))
+        guard let override = DANEPrecedence.override(for: status) else { return verdict }
+        verdict.dane = override
+        switch override {
+        case .daneOnly: verdict.summary = "DANE on every MX host (instead of the MTA-STS verdict: \(verdict.summary))"
+        case .dane: verdict.summary = "DANE on some MX hosts (instead of the MTA-STS verdict: \(verdict.summary))"
+        case .temporaryFailure(let why):
+            verdict.summary = "\(why); Postfix would defer (MTA-STS verdict: \(verdict.summary))"
+            verdict.outcome = .error
+            if case .undeterminable(let error) = status { verdict.errorKind = error.kind.rawValue }
+        }
+        return verdict
+    }
+
+    static func mtaSTS(_ record: JSONObject, options: ZoneOptions) -> Verdict {
         if let error = record["error"] {
             return failure(error, "")
         }
@@ -65,13 +86,14 @@ public struct Verdict: Sendable, Equatable {
         return Verdict(outcome: .error, summary: "\(prefix)\(message)", errorKind: kind, answer: answer)
     }
 
-    /// The answer as the socketmap reply text: `OK <value>` or `NOTFOUND`.
+    /// The answer as the socketmap reply text: `OK <value>`, `NOTFOUND`, or with DANE `TEMP <why>`.
     public var socketmapReply: String? {
+        if let dane { return dane.reply.payload }
         switch answer {
-        case .policy(let value): "OK \(value)"
-        case .noPolicy: "NOTFOUND"
-        case .tooLarge: "NOTFOUND"
-        case nil: nil
+        case .policy(let value): return "OK \(value)"
+        case .noPolicy: return "NOTFOUND"
+        case .tooLarge: return "NOTFOUND"
+        case nil: return nil
         }
     }
 

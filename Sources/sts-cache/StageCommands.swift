@@ -25,8 +25,10 @@ struct Lookup: AsyncParsableCommand {
     var stage: StageOptions
 
     func run() async throws {
-        let stage = CacheLookupStage(backend: root.backend.open(), rules: root.backend.rules)
+        let backend = root.backend.open()
+        let stage = CacheLookupStage(backend: backend, rules: root.backend.rules)
         await StageRunner(self.stage, defaultConcurrency: 64).run(stage)
+        await backend.close()
     }
 }
 
@@ -51,8 +53,10 @@ struct Store: AsyncParsableCommand {
     var stage: StageOptions
 
     func run() async throws {
-        let stage = CacheStoreStage(backend: root.backend.open(), rules: root.backend.rules)
+        let backend = root.backend.open()
+        let stage = CacheStoreStage(backend: backend, rules: root.backend.rules)
         await StageRunner(self.stage, defaultConcurrency: 64).run(stage)
+        await backend.close()
     }
 }
 
@@ -78,8 +82,10 @@ struct Ops: AsyncParsableCommand {
     var stage: StageOptions
 
     func run() async throws {
-        let stage = CacheOpsStage(backend: root.backend.open(), rules: root.backend.rules)
+        let backend = root.backend.open()
+        let stage = CacheOpsStage(backend: backend, rules: root.backend.rules)
         // One at a time by default: a script's put then get must see the put.
         await StageRunner(self.stage, defaultConcurrency: 1).run(stage)
+        await backend.close()
     }
 }

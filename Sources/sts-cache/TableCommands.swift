@@ -27,6 +27,7 @@ struct Dump: AsyncParsableCommand {
         } catch {
             CommandFailure.exit("sts-cache", error.message)
         }
+        await backend.close()
         output.flush()
     }
 }
@@ -74,6 +75,7 @@ struct Export: AsyncParsableCommand {
         } catch {
             CommandFailure.exit("sts-cache", error.message)
         }
+        await backend.close()
         output.flush()
     }
 }
@@ -113,6 +115,7 @@ struct Purge: AsyncParsableCommand {
         } catch {
             CommandFailure.exit("sts-cache", error.message)
         }
+        await backend.close()
         var output = LineOutput()
         output.write(String(removed))
         output.flush()

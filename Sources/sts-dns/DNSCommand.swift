@@ -12,7 +12,8 @@ struct DNSCommand: AsyncParsableCommand {
         discussion: """
             Reads records (one JSON object per line, or a bare domain name per line) on standard input and \
             writes each one back with a "txt" key added: found (with the policy id), none (with the reason), \
-            or an error with a stable kind. See sts-dns(1).
+            or an error with a stable kind. With --dane (and --trust-anchor) also a "dane" key: whether the \
+            domain's MX hosts publish DNSSEC-signed TLSA records (RFC 7672). See sts-dns(1).
 
             Example: echo example.com | sts-dns
             """
@@ -29,6 +30,9 @@ struct DNSCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Validate DNSSEC with this trust anchor file (DS or DNSKEY records); bogus answers become dns-bogus errors.", valueName: "file"))
     var trustAnchor: String?
+
+    @Flag(help: "Also look up DANE: the MX records and each MX host's TLSA records (needs --trust-anchor to prove anything).")
+    var dane = false
 
     @OptionGroup(title: "Stage options")
     var stage: StageOptions
@@ -50,6 +54,6 @@ struct DNSCommand: AsyncParsableCommand {
         } catch {
             CommandFailure.exit("sts-dns", error.message)
         }
-        await StageRunner(stage, defaultConcurrency: 256).run(DiscoveryStage(resolver: resolver))
+        await StageRunner(stage, defaultConcurrency: 256).run(DiscoveryStage(resolver: resolver, dane: dane))
     }
 }

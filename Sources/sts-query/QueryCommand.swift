@@ -38,6 +38,9 @@ struct QueryCommand: ParsableCommand {
     @Option(name: .customLong("resolver"), help: ArgumentHelp("A recursive resolver for sts-dns, ADDRESS[@PORT]; repeat for more.", valueName: "address"))
     var resolvers: [String] = []
 
+    @Option(help: ArgumentHelp("Also look up DANE, validated with this DNSSEC trust anchor (e.g. /usr/share/dns/root.key), and answer as the daemon with dnssec_trust_anchor does: dane-only or dane over MTA-STS.", valueName: "file"))
+    var trustAnchor: String?
+
     @Option(help: ArgumentHelp("CA bundle for sts-fetch instead of the system's.", valueName: "file"))
     var caFile: String?
 
@@ -72,6 +75,7 @@ struct QueryCommand: ParsableCommand {
         let stageFlags = ["--concurrency", String(concurrency)] + (ordered || domain != nil ? ["--ordered"] : [])
         var dns = stageFlags
         for resolver in resolvers { dns += ["--resolver", resolver] }
+        if let trustAnchor { dns += ["--dane", "--trust-anchor", trustAnchor] }
         var fetch = stageFlags
         if let caFile { fetch += ["--ca-file", caFile] }
         if let timeout {

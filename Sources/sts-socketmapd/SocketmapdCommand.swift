@@ -121,13 +121,25 @@ struct SocketmapdCommand: ParsableCommand {
         }
 
         let stageConcurrency = ["--concurrency", "1000"]
+        var dnsArguments = stageConcurrency
+        var daneCache: DANECache?
+        if let anchor = daemonConfig.dnssecTrustAnchor {
+            guard FileManager.default.isReadableFile(atPath: anchor) else {
+                CommandFailure.exit("sts-socketmapd", "dnssec_trust_anchor: cannot read \(anchor)")
+            }
+            dnsArguments += ["--dane", "--trust-anchor", anchor]
+            daneCache = DANECache(capacity: daemonConfig.cache.cacheSize)
+            logger.info("DANE precedence on: MX and TLSA records are validated with the trust anchor", metadata: ["trust_anchor": "\(anchor)"])
+        } else {
+            logger.notice("DANE precedence off: no dnssec_trust_anchor in the config; MTA-STS answers are given as they are")
+        }
         let stages = StageClient(commands: [
-            .init("sts-dns", stageConcurrency),
+            .init("sts-dns", dnsArguments),
             .init("sts-fetch", stageConcurrency),
             .init("sts-parse", stageConcurrency),
         ])
         let rules = CacheRules(grace: Int64(daemonConfig.cacheGrace))
-        let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger)
+        let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger, dane: daneCache)
         let holder = ConfigHolder(daemonConfig)
         let responder = PolicyResponder(config: holder, service: service, logger: logger)
         let descriptors = DescriptorLimit.raiseToHardLimit()
@@ -202,6 +214,7 @@ struct SocketmapdCommand: ParsableCommand {
             logger.info("stopping: draining connections", metadata: ["timeout_s": "\(holder.config.shutdownTimeout)"])
             await server.drain(timeout: .milliseconds(Int64(holder.config.shutdownTimeout * 1000)))
             stages.shutdown()
+            await durable?.close()
             if let pidfile { unlink(pidfile) }
             logger.info("stopped")
         }

@@ -92,6 +92,16 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(failure("idle_timeout: forever\n")?.key, "idle_timeout")
     }
 
+    func testDANESettings() throws {
+        XCTAssertNil(DaemonConfig().dnssecTrustAnchor)
+        XCTAssertTrue(DaemonConfig().defaultZone.dane)
+        let config = try load("dnssec_trust_anchor: /usr/share/dns/root.key\ndefault_zone:\n  dane: false\nzones:\n  z:\n    dane: true\n").config
+        XCTAssertEqual(config.dnssecTrustAnchor, "/usr/share/dns/root.key")
+        XCTAssertFalse(config.defaultZone.dane)
+        XCTAssertTrue(config.zone(named: "z").dane)
+        XCTAssertEqual(failure("default_zone:\n  dane: sometimes\n")?.key, "default_zone.dane")
+    }
+
     func testUnixSocketModeIsOctalLikePyYAML() throws {
         XCTAssertEqual(try load("path: /run/sts.sock\nmode: 0666\n").config.mode, 0o666)
         XCTAssertEqual(try load("mode: 0o640\n").config.mode, 0o640)
