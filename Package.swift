@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
 
         // The RFC logic: domain names, TXT records, policies, Postfix answers, JSON. Pure functions.
         .target(name: "STSCore", dependencies: ["CIDN2"]),
@@ -38,8 +40,8 @@ let package = Package(
         ]),
         // The daemon's config file (the mta-sts-daemon.yml format) through libyaml.
         .target(name: "STSConfig", dependencies: ["STSCore", "CYAML"]),
-        // The policy cache: one protocol, backends for memory and sqlite.
-        .target(name: "STSCache", dependencies: ["STSCore", "CSQLite"]),
+        // The policy cache: one protocol, backends for memory, sqlite, redis and PostgreSQL.
+        .target(name: "STSCache", dependencies: ["STSCore", "CSQLite", "CHiredis", "CPostgres"]),
         // The Postfix socketmap server: netstrings in, replies out in request order, on SwiftNIO.
         .target(name: "STSSocketmap", dependencies: [
             "STSCore",

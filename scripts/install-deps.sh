@@ -11,6 +11,8 @@ build_packages=(
     libcurl4-openssl-dev  # HTTPS: sts-fetch
     libyaml-dev      # the daemon's config file
     libsqlite3-dev   # the embedded cache
+    libhiredis-dev   # the redis cache
+    libpq-dev        # the PostgreSQL cache
     ca-certificates
 )
 test_packages=(
@@ -19,6 +21,7 @@ test_packages=(
     nginx-light openssl curl socat
     postfix          # the real socketmap client: postmap -q KEY socketmap:...
     systemd          # systemd-socket-activate and systemd-analyze: socket activation, unit checks
+    redis-server postgresql  # the redis and PostgreSQL cache backends, run by the tests themselves
 )
 
 wanted=("${build_packages[@]}")

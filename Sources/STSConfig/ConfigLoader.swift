@@ -96,9 +96,25 @@ public enum ConfigLoader {
             if let sizeNode = cache.options["cache_size"], let size = try int(sizeNode, "cache.options.cache_size", in: 1...100_000_000) {
                 cache.cacheSize = size
             }
-            if cache.type == .sqlite {
-                guard let filenameNode = cache.options["filename"], try string(filenameNode, "cache.options.filename") != nil else {
-                    throw error(fields["options"] ?? node, "cache.options.filename", "is required for the sqlite cache")
+            func required(_ key: String, _ what: String) throws(ConfigError) {
+                guard let value = cache.options[key], try string(value, "cache.options.\(key)") != nil else {
+                    throw error(fields["options"] ?? node, "cache.options.\(key)", "is required for the \(what) cache")
+                }
+            }
+            switch cache.type {
+            case .internal: break
+            case .sqlite: try required("filename", "sqlite")
+            case .redis: try required("url", "redis")
+            case .postgres: try required("dsn", "postgres")
+            case .redisSentinel:
+                try required("sentinel_master_name", "redis_sentinel")
+                guard case .sequence(let sentinels, _)? = cache.options["sentinels"], !sentinels.isEmpty else {
+                    throw error(cache.options["sentinels"] ?? fields["options"] ?? node, "cache.options.sentinels", "must be a list of [host, port] pairs")
+                }
+                for sentinel in sentinels {
+                    guard case .sequence(let pair, _) = sentinel, pair.count == 2, case .scalar(let host, _, _) = pair[0], !host.isEmpty,
+                        case .scalar(let portText, _, _) = pair[1], let port = Int(portText), (1...65535).contains(port)
+                    else { throw error(sentinel, "cache.options.sentinels", "each sentinel must be [host, port]") }
                 }
             }
             return cache

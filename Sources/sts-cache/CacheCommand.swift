@@ -11,7 +11,8 @@ struct CacheCommand: AsyncParsableCommand {
         abstract: "The MTA-STS policy cache: a pipeline stage, and the tools to look into it and manage it.",
         discussion: """
             The cache options come before the subcommand and choose the store: --sqlite FILE (kept across runs, \
-            shareable with sts-socketmapd) or --memory (for one run only). lookup, store and ops are stages \
+            shareable with sts-socketmapd), --redis URL, --postgres DSN (shared servers, the daemon's redis and \
+            postgres caches) or --memory (for one run only). lookup, store and ops are stages \
             (one JSON object per line in and out) that add a "cache" key to each record; dump, export and purge \
             work on the whole cache. See sts-cache(1).
 
@@ -29,6 +30,12 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The sqlite cache file; created if absent.", valueName: "file"))
     var sqlite: String?
 
+    @Option(help: ArgumentHelp("A redis server: redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH[?db=N], as the daemon's cache.options.url.", valueName: "url"))
+    var redis: String?
+
+    @Option(help: ArgumentHelp("A PostgreSQL database: a libpq connection string or postgres:// URI, as the daemon's cache.options.dsn.", valueName: "dsn"))
+    var postgres: String?
+
     @Flag(help: "Keep the cache in memory: it lasts one run (one pipeline stage) only.")
     var memory = false
 
@@ -39,7 +46,11 @@ struct BackendOptions: ParsableArguments {
     var grace = 60
 
     func validate() throws {
-        guard (sqlite != nil) != memory else { throw ValidationError("give exactly one of --sqlite FILE and --memory") }
+        let chosen = [sqlite != nil, redis != nil, postgres != nil, memory].filter { $0 }.count
+        guard chosen == 1 else { throw ValidationError("give exactly one of --sqlite FILE, --redis URL, --postgres DSN and --memory") }
+        if let redis {
+            do { _ = try RedisEndpoint.parse(url: redis) } catch { throw ValidationError(error.message) }
+        }
         if let sqlite, sqlite.isEmpty { throw ValidationError("--sqlite needs a file name") }
         guard cacheSize >= 1 else { throw ValidationError("--cache-size must be at least 1") }
         guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
@@ -49,6 +60,8 @@ struct BackendOptions: ParsableArguments {
 
     /// The store, or a one-line error and exit 2 (a file that cannot be opened, written or read).
     func open() -> any CacheBackend {
+        if let redis, let endpoint = try? RedisEndpoint.parse(url: redis) { return RedisCache(endpoint: endpoint) }
+        if let postgres { return PostgresCache(dsn: postgres, capacity: cacheSize) }
         guard let sqlite else { return MemoryCache(capacity: cacheSize) }
         do {
             return try SQLiteCache(path: sqlite, capacity: cacheSize)

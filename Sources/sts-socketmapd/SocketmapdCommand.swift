@@ -101,23 +101,12 @@ struct SocketmapdCommand: ParsableCommand {
 
         let hot = MemoryCache(capacity: daemonConfig.cache.cacheSize)
         let durable: CacheBackend?
-        switch daemonConfig.cache.type {
-        case .internal:
+        do {
+            durable = try DurableCache.open(daemonConfig.cache)
+        } catch {
+            // The daemon still answers, from memory; a broken cache must not stop mail.
+            logger.error("cache unusable, running without a durable cache", metadata: ["error": "\(error.message)"])
             durable = nil
-        case .sqlite:
-            let filename = daemonConfig.cache.options["filename"].flatMap { node -> String? in
-                if case .scalar(let text, _, _) = node { return text }
-                return nil
-            } ?? "sts-cache.db"
-            do {
-                durable = try SQLiteCache(path: filename, capacity: daemonConfig.cache.cacheSize)
-            } catch {
-                // The daemon still answers, from memory; a broken cache file must not stop mail.
-                logger.error("cache unusable, running without a durable cache", metadata: ["error": "\(error.message)"])
-                durable = nil
-            }
-        case .redis, .redisSentinel, .postgres:
-            CommandFailure.exit("sts-socketmapd", "cache type \(daemonConfig.cache.type.rawValue) is not available in this build yet; use internal or sqlite")
         }
 
         let stageConcurrency = ["--concurrency", "1000"]

@@ -101,3 +101,21 @@ def world():
         pytest.fail(f"the test world is not up: {problem}. Bring it up with scripts/world/up.sh (as root); "
                     f"its servers' logs are in {WORLD_DIR}/logs.", pytrace=False)
     return World()
+
+
+@pytest.fixture(scope="session")
+def redis_server(world):
+    """A real redis-server (and sentinel) for the redis cache backends; see cacheservers.py."""
+    from cacheservers import Redis
+    server = Redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the postgres cache backend; see cacheservers.py."""
+    from cacheservers import Postgres
+    server = Postgres()
+    yield server
+    server.stop()

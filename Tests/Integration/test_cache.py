@@ -1,4 +1,5 @@
-"""sts-cache as a user runs it: the real binary over a sqlite file, one process per step."""
+"""sts-cache as a user runs it: the real binary over a sqlite file, a real redis server and a real
+PostgreSQL database (the same tests for each store), one process per step."""
 import os
 import subprocess
 import time
@@ -23,8 +24,22 @@ def found(policy_id):
     return {"status": "found", "id": policy_id, "record": f"v=STSv1; id={policy_id};", "ttl": 300}
 
 
+class Store:
+    """A shared store: the sts-cache options that reach it."""
+
+    def __init__(self, *args):
+        self.args = list(args)
+
+    def __str__(self):
+        return " ".join(self.args)
+
+
+def store_args(db):
+    return db.args if isinstance(db, Store) else ["--sqlite", str(db)]
+
+
 def cache(db, *args, input="", extra=()):
-    return run_stage("sts-cache", *extra, "--sqlite", str(db), *args, input=input, netns=None)
+    return run_stage("sts-cache", *extra, *store_args(db), *args, input=input, netns=None)
 
 
 def entry(domain, policy_id="a1", policy=ENFORCE, expires_at=None, now=None):
@@ -45,9 +60,18 @@ def put(db, *entries):
     assert [r["cache"]["status"] for r in run.records] == ["stored"] * len(entries), run.stdout
 
 
-@pytest.fixture
-def db(tmp_path):
-    return tmp_path / "cache.db"
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
+def db(request, tmp_path):
+    """Each test runs over a sqlite file, redis and PostgreSQL, each empty at the start."""
+    if request.param == "sqlite":
+        return tmp_path / "cache.db"
+    if request.param == "redis":
+        store = Store("--redis", request.getfixturevalue("redis_server").url)
+    else:
+        store = Store("--postgres", request.getfixturevalue("postgres_server").dsn)
+    purged = cache(store, "purge", "--all")
+    assert purged.returncode == 0, purged.stderr
+    return store
 
 
 def test_store_then_lookup_in_separate_runs(db):
@@ -114,11 +138,12 @@ def test_audit_pipeline_skips_the_fetch_of_a_current_policy(db):
     fetched (no network is needed) and store confirms the cached policy."""
     first = {"domain": "example.com", "txt": found("a1"), "fetch": {"status": "ok", "body": BODY}}
     cache(db, "store", input=run_stage("sts-parse", input=[first], netns=None).stdout)
+    store = " ".join(f"'{arg}'" for arg in store_args(db))
     pipeline = " | ".join([
-        f"{binary('sts-cache')} --sqlite {db} lookup",
+        f"{binary('sts-cache')} {store} lookup",
         binary("sts-fetch"),
         binary("sts-parse"),
-        f"{binary('sts-cache')} --sqlite {db} store",
+        f"{binary('sts-cache')} {store} store",
     ])
     run = run_stage("bash", "-o", "pipefail", "-c", pipeline, input=[{"id": 9, "domain": "example.com", "txt": found("a1")}], netns=None)
     assert run.returncode == 0, run.stderr
@@ -210,7 +235,48 @@ def test_purge(db):
 def test_a_backend_is_required():
     run = run_stage("sts-cache", "dump", netns=None)
     assert run.returncode != 0
-    assert "--sqlite" in run.stderr and "--memory" in run.stderr
+    assert "--sqlite" in run.stderr and "--memory" in run.stderr and "--redis" in run.stderr and "--postgres" in run.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--redis", "redis://127.0.0.1:1/0"], "redis redis://127.0.0.1:1/0: Connection refused"),
+    (["--postgres", "host=/nonexistent user=sts"], "postgres host=/nonexistent user=sts: connection to server"),
+    (["--postgres", "postgresql://sts:secret@/sts?host=/nonexistent"], "postgresql://sts:***@/sts"),
+])
+def test_an_unreachable_server_is_a_one_line_error(args, message):
+    run = run_stage("sts-cache", *args, "dump", netns=None)
+    assert run.returncode == 2
+    assert message in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    assert "secret" not in run.stderr
+
+
+def test_an_unusable_redis_url_is_a_usage_error():
+    run = run_stage("sts-cache", "--redis", "rediss://example.com", "dump", netns=None)
+    assert run.returncode == 64 and "TLS (rediss://) is not supported" in run.stderr
+
+
+def test_entries_in_redis_expire_a_day_after_the_policy(redis_server):
+    store = Store("--redis", redis_server.url)
+    cache(store, "purge", "--all")
+    now = int(time.time())
+    put(store, entry("ttl.example", expires_at=now + 3600, now=now))
+    ttl = int(redis_server.cli("TTL", "sts:entry:ttl.example"))
+    assert 3600 + 86400 - 10 <= ttl <= 3600 + 86400
+    # A value that is not a checked entry (written by something else) is treated as absent.
+    redis_server.cli("SET", "sts:entry:bad.example", '{"domain":"other.example"}')
+    redis_server.cli("ZADD", "sts:domains", "0", "bad.example")
+    assert [r["domain"] for r in cache(store, "dump").records] == ["ttl.example"]
+
+
+def test_postgres_evicts_the_least_recently_used_beyond_cache_size(postgres_server):
+    store = Store("--postgres", postgres_server.dsn)
+    cache(store, "purge", "--all")
+    put(store, *[entry(f"e{n:02}.example") for n in range(40)])
+    run = cache(store, "ops", input=[{"op": "put", "entry": entry(f"f{n:02}.example")} for n in range(20)], extra=["--cache-size", "30"])
+    assert run.returncode == 0, run.stderr
+    count = int(postgres_server.psql("SELECT count(*) FROM sts_policy"))
+    assert count <= 30 + 2, count
+    assert "f19.example" in postgres_server.psql("SELECT domain FROM sts_policy")
 
 
 @pytest.mark.parametrize("args", [("dump",), ("lookup",), ("export",)])
@@ -224,7 +290,8 @@ def test_a_damaged_file_is_a_one_line_error(tmp_path, args):
     assert str(db) in run.stderr and "not a database" in run.stderr
 
 
-def test_a_damaged_page_is_found_at_start(db):
+def test_a_damaged_page_is_found_at_start(tmp_path):
+    db = tmp_path / "cache.db"
     put(db, *[entry(f"d{n}.example") for n in range(300)])
     data = bytearray(db.read_bytes())
     assert len(data) > 5 * 4096

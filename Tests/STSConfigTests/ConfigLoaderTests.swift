@@ -102,6 +102,15 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(failure("default_zone:\n  dane: sometimes\n")?.key, "default_zone.dane")
     }
 
+    func testSharedStoresNeedTheirKeys() throws {
+        XCTAssertEqual(failure("cache:\n  type: redis\n  options:\n    max_connections: 5\n")?.key, "cache.options.url")
+        XCTAssertEqual(failure("cache:\n  type: postgres\n")?.key, "cache.options.dsn")
+        XCTAssertEqual(failure("cache:\n  type: redis_sentinel\n  options:\n    sentinels: [[a, 1]]\n")?.key, "cache.options.sentinel_master_name")
+        XCTAssertEqual(failure("cache:\n  type: redis_sentinel\n  options:\n    sentinel_master_name: m\n    sentinels: [[a, port]]\n")?.key, "cache.options.sentinels")
+        XCTAssertEqual(try load("cache:\n  type: redis\n  options:\n    url: redis://127.0.0.1/0\n").config.cache.type, .redis)
+        XCTAssertEqual(try load("cache:\n  type: redis_sentinel\n  options:\n    sentinel_master_name: m\n    sentinels:\n      - [10.0.0.1, 26379]\n").config.cache.type, .redisSentinel)
+    }
+
     func testUnixSocketModeIsOctalLikePyYAML() throws {
         XCTAssertEqual(try load("path: /run/sts.sock\nmode: 0666\n").config.mode, 0o666)
         XCTAssertEqual(try load("mode: 0o640\n").config.mode, 0o640)

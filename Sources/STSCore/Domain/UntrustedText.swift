@@ -1,10 +1,10 @@
 /// Renders attacker-controlled text for an error message: quoted, control characters escaped, and cut
 /// short, so a 64 KiB policy line or an escape sequence never lands whole in a log or a JSON record.
-enum UntrustedText {
+public enum UntrustedText {
     /// Characters shown before the text is cut with "…".
     static let maxShownScalars = 64
 
-    static func quoted(_ text: String) -> String {
+    public static func quoted(_ text: String) -> String {
         var shown = ""
         for (index, scalar) in text.unicodeScalars.enumerated() {
             if index == maxShownScalars {
@@ -22,7 +22,7 @@ enum UntrustedText {
     }
 
     /// Bytes that may not be UTF-8: invalid sequences are shown as U+FFFD.
-    static func quoted<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+    public static func quoted<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
         quoted(String(decoding: bytes, as: UTF8.self))
     }
 }
