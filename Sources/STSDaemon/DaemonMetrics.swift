@@ -1,4 +1,5 @@
 import Metrics
+import STSCore
 
 /// The daemon's metrics, named once. Recorded through swift-metrics; exported by `MetricsServer`.
 public enum DaemonMetrics {
@@ -23,6 +24,17 @@ public enum DaemonMetrics {
     public static func fetch(kind: String, milliseconds: Double?) {
         Counter(label: "sts_fetches_total", dimensions: [("kind", kind)]).increment()
         if let milliseconds { Timer(label: "sts_fetch_duration_seconds").recordNanoseconds(Int64(milliseconds * 1e6)) }
+    }
+
+    /// One per DANE status learnt: usable, none (its reason) or the error kind.
+    public static func dane(_ status: DANEStatus) {
+        let outcome: String
+        switch status {
+        case .usable: outcome = status.coversAllHosts ? "dane-only" : "dane"
+        case .absent(let reason, _, _, _): outcome = "none-" + reason.rawValue
+        case .undeterminable(let error): outcome = error.kind.rawValue
+        }
+        Counter(label: "sts_dane_lookups_total", dimensions: [("outcome", outcome)]).increment()
     }
 
     /// A client connection closed on accept because `max_connections` were open.

@@ -19,7 +19,7 @@ public final class MetricsServer: Sendable {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw STSError(.invalidInput, "metrics.listen must be HOST:PORT, not \(listen)")
         }
-        let host = String(listen[..<colon]).trimmingCharacters(in: ["[", "]"])
+        let host = String(listen[..<colon]).trimming("[]")
         let registry = self.registry
         do {
             let address = try SocketAddress(ipAddress: host, port: port)
@@ -74,11 +74,3 @@ final class ScrapeHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        var result = Substring(self)
-        while let first = result.first, set.contains(first) { result = result.dropFirst() }
-        while let last = result.last, set.contains(last) { result = result.dropLast() }
-        return String(result)
-    }
-}

@@ -160,7 +160,9 @@ public final class PolicyService: Sendable {
             return live
         case .success(let result):
             if let dane, let value = result["dane"] {
-                dane.store(DANEStatus(json: value) ?? .undeterminable(STSError(.internalError, "unreadable DANE status from sts-dns")), for: domain, at: clock())
+                let status = DANEStatus(json: value) ?? .undeterminable(STSError(.internalError, "unreadable DANE status from sts-dns"))
+                DaemonMetrics.dane(status)
+                dane.store(status, for: domain, at: clock())
             }
             let discovery = CacheRules.Discovery(record: result)
             guard let next = rules.next(current, domain: domain, discovery: discovery, at: clock()) else { return live }

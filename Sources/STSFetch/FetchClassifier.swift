@@ -179,7 +179,7 @@ public enum ContentLength {
         guard let text = String(validating: headerLine, as: UTF8.self) else { return current }
         if text.hasPrefix("HTTP/") { return nil }
         guard let colon = text.firstIndex(of: ":"), text[..<colon].lowercased() == "content-length" else { return current }
-        let value = text[text.index(after: colon)...].trimmingCharacters(in: " \t\r\n")
+        let value = text[text.index(after: colon)...].trimming(" \t\r\n")
         guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return current }
         return Int(value) ?? Int.max
     }

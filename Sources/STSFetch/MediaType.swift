@@ -1,3 +1,5 @@
+import STSCore
+
 /// RFC 8461 §3.3: the policy's media type must be `text/plain`; parameters (such as a charset) are allowed.
 public enum MediaType {
     /// True when the type/subtype before any parameters is `text/plain` (case-insensitive, RFC 9110
@@ -5,15 +7,6 @@ public enum MediaType {
     public static func isTextPlain(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
         let essence = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return essence.trimmingCharacters(in: " \t").lowercased() == "text/plain"
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var result = self
-        while let first = result.first, set.contains(first) { result = result.dropFirst() }
-        while let last = result.last, set.contains(last) { result = result.dropLast() }
-        return String(result)
+        return essence.trimming(" \t").lowercased() == "text/plain"
     }
 }

@@ -107,7 +107,7 @@ struct QueryCommand: ParsableCommand {
                 var sequence = 0
                 while let line = reader.next() {
                     guard case .bytes(let bytes) = line else { continue }
-                    let name = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \t")
+                    let name = String(decoding: bytes, as: UTF8.self).trimming(" \t")
                     if name.isEmpty || name.hasPrefix("#") { continue }
                     send(name, sequence)
                     sequence += 1
@@ -150,11 +150,3 @@ struct QueryCommand: ParsableCommand {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var result = Substring(self)
-        while let first = result.first, set.contains(first) { result = result.dropFirst() }
-        while let last = result.last, set.contains(last) { result = result.dropLast() }
-        return String(result)
-    }
-}

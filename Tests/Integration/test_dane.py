@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from conftest import in_world
 from daemon import Daemon
 from rawclient import netstring, run
 from stages import WORLD_DIR, run_stage
@@ -19,6 +20,8 @@ def daemon(tmp_path_factory, world):
 host: 127.0.0.1
 port: {PORT}
 dnssec_trust_anchor: {WORLD_DIR}/test.key
+metrics:
+  listen: 127.0.0.1:19510
 cache:
   type: internal
 default_zone:
@@ -70,6 +73,14 @@ def test_a_zone_without_dane_gives_the_mta_sts_answer(daemon):
 def test_the_decision_log_says_why(daemon):
     reply("dane.test")
     assert "every MX host has usable TLSA records" in daemon.log()
+
+
+def test_dane_outcomes_are_counted(daemon):
+    reply("dane-partial.test")
+    reply("dane-bogus-host.test")
+    metrics = in_world("curl", "-sf", "http://127.0.0.1:19510/metrics", capture_output=True, text=True, timeout=30).stdout
+    assert 'sts_dane_lookups_total{outcome="dane"}' in metrics
+    assert 'sts_dane_lookups_total{outcome="dns-bogus"}' in metrics
 
 
 def test_without_a_trust_anchor_mta_sts_answers_stand(tmp_path, world):
