@@ -39,8 +39,8 @@ struct BackendOptions: ParsableArguments {
     @Flag(help: "Keep the cache in memory: it lasts one run (one pipeline stage) only.")
     var memory = false
 
-    @Option(help: ArgumentHelp("Most entries kept; the least recently used are evicted beyond it. Give a shared file the daemon's cache_size.", valueName: "n"))
-    var cacheSize = 10000
+    @Option(help: ArgumentHelp("Most entries kept; the least recently used are evicted beyond it when writing. Default: 10000 for --memory; no eviction for a shared store (the daemon's cache_size bounds it).", valueName: "n"))
+    var cacheSize: Int?
 
     @Option(help: ArgumentHelp("cache_grace: seconds a cached entry is fresh after its TXT id was last confirmed.", valueName: "seconds"))
     var grace = 60
@@ -52,19 +52,23 @@ struct BackendOptions: ParsableArguments {
             do { _ = try RedisEndpoint.parse(url: redis) } catch { throw ValidationError(error.message) }
         }
         if let sqlite, sqlite.isEmpty { throw ValidationError("--sqlite needs a file name") }
-        guard cacheSize >= 1 else { throw ValidationError("--cache-size must be at least 1") }
+        if let cacheSize, cacheSize < 1 { throw ValidationError("--cache-size must be at least 1") }
         guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
     }
 
     var rules: CacheRules { CacheRules(grace: Int64(grace)) }
 
     /// The store, or a one-line error and exit 2 (a file that cannot be opened, written or read).
+    /// A store shared with a daemon is not evicted unless asked: a smaller default here would throw away
+    /// what the daemon keeps under its own cache_size.
+    var capacity: Int { cacheSize ?? (memory ? 10000 : Int(Int32.max)) }
+
     func open() -> any CacheBackend {
         if let redis, let endpoint = try? RedisEndpoint.parse(url: redis) { return RedisCache(endpoint: endpoint) }
-        if let postgres { return PostgresCache(dsn: postgres, capacity: cacheSize) }
-        guard let sqlite else { return MemoryCache(capacity: cacheSize) }
+        if let postgres { return PostgresCache(dsn: postgres, capacity: capacity) }
+        guard let sqlite else { return MemoryCache(capacity: capacity) }
         do {
-            return try SQLiteCache(path: sqlite, capacity: cacheSize)
+            return try SQLiteCache(path: sqlite, capacity: capacity)
         } catch {
             CommandFailure.exit("sts-cache", error.message)
         }

@@ -342,3 +342,14 @@ def test_help_names_every_subcommand():
     assert run.returncode == 0
     for name in ("lookup", "store", "ops", "dump", "export", "purge", "--sqlite", "--memory", "--cache-size", "--grace"):
         assert name in run.stdout
+
+
+def test_writing_to_a_shared_file_evicts_only_when_asked(tmp_path):
+    db = tmp_path / "shared.db"
+    now = int(time.time())
+    puts = [{"op": "put", "entry": entry(f"s{n:05}.example", policy_id=None, policy=None, now=now)} for n in range(10050)]
+    assert cache(db, "ops", "--concurrency", "64", input=puts).returncode == 0
+    assert len(cache(db, "dump").records) == 10050, "no eviction without --cache-size"
+    run = cache(db, "ops", input=[{"op": "put", "entry": entry("t.example")}] * 70, extra=["--cache-size", "10000"])
+    assert run.returncode == 0, run.stderr
+    assert len(cache(db, "dump").records) <= 10000 + 1
