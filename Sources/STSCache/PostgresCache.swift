@@ -158,6 +158,8 @@ public final class PostgresCache: CacheBackend, @unchecked Sendable {
         putsSinceEvictionCheck += 1
         guard putsSinceEvictionCheck >= max(1, min(64, capacity / 16)) else { return }
         putsSinceEvictionCheck = 0
+        // Entries a day past their expiry are of no use any more (TTLs in a shared store).
+        try execute(connection, "DELETE FROM sts_policy WHERE expires_at < $1", [String(Self.now() - 86400)])
         guard let text = try execute(connection, "SELECT count(*) FROM sts_policy", []).first?.first ?? nil, let count = Int(text), count > capacity else { return }
         try execute(connection, "DELETE FROM sts_policy WHERE domain IN (SELECT domain FROM sts_policy ORDER BY last_used LIMIT $1)", [String(count - capacity)])
     }

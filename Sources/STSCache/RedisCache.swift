@@ -2,15 +2,16 @@ import Dispatch
 import STSCore
 
 /// The `redis` and `redis_sentinel` backends: each entry a JSON string at `sts:entry:<domain>`,
-/// expiring a day after the policy does (so a failure back-off outlives it briefly), and a sorted set
-/// `sts:domains` for scans in domain order. Shareable by several daemons. redis's own memory policy
-/// bounds its size; `cache_size` applies to the daemon's memory in front of it.
+/// expiring a day after the policy does (so a failure back-off outlives it briefly), a sorted set
+/// `sts:domains` for scans in domain order, and `sts:expiry` (scored by expiry) so that beyond
+/// `capacity` the entries closest to expiring are evicted. Shareable by several daemons.
 ///
 /// hiredis calls block, so they run on a serial queue. The connection is made on first use and made
 /// again after a failure, so a redis that starts after the daemon, or restarts, is picked up.
 public final class RedisCache: CacheBackend, @unchecked Sendable {
     public static let entryPrefix = "sts:entry:"
     public static let domainsKey = "sts:domains"
+    public static let expiryKey = "sts:expiry"
     /// Entries stay this long past their expiry.
     static let retention: Int64 = 86400
 
@@ -18,19 +19,22 @@ public final class RedisCache: CacheBackend, @unchecked Sendable {
     private let queue = DispatchQueue(label: "sts-cache-redis")
     private var connection: RedisConnection?
     public let name: String
+    public let capacity: Int
+    private var putsSinceEvictionCheck = 0
     /// After a failed connect, calls fail at once until then (a redis that is down must not make every
     /// lookup wait for a connect timeout).
     private var reconnectAfter = ContinuousClock.now
     static let reconnectDelay = Duration.seconds(5)
 
     /// A plain redis server.
-    public convenience init(endpoint: RedisEndpoint) {
-        self.init(name: endpoint.description) { () throws(STSError) in endpoint }
+    public convenience init(endpoint: RedisEndpoint, capacity: Int = Int(Int32.max)) {
+        self.init(name: endpoint.description, capacity: capacity) { () throws(STSError) in endpoint }
     }
 
     /// Any server: `locate` says where the server to use is now (for sentinel, the current master).
-    public init(name: String, locate: @escaping @Sendable () throws(STSError) -> RedisEndpoint) {
+    public init(name: String, capacity: Int = Int(Int32.max), locate: @escaping @Sendable () throws(STSError) -> RedisEndpoint) {
         self.name = name
+        self.capacity = max(1, capacity)
         self.locate = locate
     }
 
@@ -89,18 +93,35 @@ public final class RedisCache: CacheBackend, @unchecked Sendable {
     }
 
     public func put(_ entry: CacheEntry) async throws(STSError) {
-        try await run { connection throws(STSError) in
+        try await run { [self] connection throws(STSError) in
             let key = Self.entryPrefix + entry.domain
             _ = try Self.check(connection.command(["SET", key, JSONWriter.string(entry.json)]), "SET")
             _ = try Self.check(connection.command(["EXPIREAT", key, String(entry.expiresAt + Self.retention)]), "EXPIREAT")
             _ = try Self.check(connection.command(["ZADD", Self.domainsKey, "0", entry.domain]), "ZADD")
+            _ = try Self.check(connection.command(["ZADD", Self.expiryKey, String(entry.expiresAt), entry.domain]), "ZADD")
+            try self.evictIfFull(connection)
         }
+    }
+
+    /// Checked every so often rather than on every put.
+    private func evictIfFull(_ connection: RedisConnection) throws(STSError) {
+        putsSinceEvictionCheck += 1
+        guard putsSinceEvictionCheck >= max(1, min(64, capacity / 16)) else { return }
+        putsSinceEvictionCheck = 0
+        guard case .integer(let count) = try Self.check(connection.command(["ZCARD", Self.domainsKey]), "ZCARD"), count > capacity else { return }
+        guard case .array(let oldest) = try Self.check(connection.command(["ZRANGE", Self.expiryKey, "0", String(Int(count) - capacity - 1)]), "ZRANGE") else { return }
+        let domains = oldest.compactMap(\.text)
+        guard !domains.isEmpty else { return }
+        _ = try Self.check(connection.command(["DEL"] + domains.map { Self.entryPrefix + $0 }), "DEL")
+        _ = try Self.check(connection.command(["ZREM", Self.domainsKey] + domains), "ZREM")
+        _ = try Self.check(connection.command(["ZREM", Self.expiryKey] + domains), "ZREM")
     }
 
     public func delete(_ domain: String) async throws(STSError) {
         try await run { connection throws(STSError) in
             _ = try Self.check(connection.command(["DEL", Self.entryPrefix + domain]), "DEL")
             _ = try Self.check(connection.command(["ZREM", Self.domainsKey, domain]), "ZREM")
+            _ = try Self.check(connection.command(["ZREM", Self.expiryKey, domain]), "ZREM")
         }
     }
 
@@ -123,7 +144,10 @@ public final class RedisCache: CacheBackend, @unchecked Sendable {
                     }
                 }
                 // Entries that expired leave their name in the set; tidy as we go.
-                if !gone.isEmpty { _ = try connection.command(["ZREM", Self.domainsKey] + gone) }
+                if !gone.isEmpty {
+                    _ = try connection.command(["ZREM", Self.domainsKey] + gone)
+                    _ = try connection.command(["ZREM", Self.expiryKey] + gone)
+                }
                 guard domains.count == wanted, let last = domains.last else { break }
                 after = "(" + last
             }
@@ -138,6 +162,7 @@ public final class RedisCache: CacheBackend, @unchecked Sendable {
                 _ = try Self.check(connection.command(["DEL"] + domains.map { Self.entryPrefix + $0 }), "DEL")
                 _ = try Self.check(connection.command(["ZREM", Self.domainsKey] + domains), "ZREM")
             }
+            _ = try Self.check(connection.command(["DEL", Self.expiryKey]), "DEL")
         }
     }
 

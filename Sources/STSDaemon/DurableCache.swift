@@ -21,7 +21,7 @@ public enum DurableCache {
         case .redis:
             var endpoint = try RedisEndpoint.parse(url: text("url") ?? "")
             try applyKeys(to: &endpoint, except: ["url"], config: config)
-            return RedisCache(endpoint: endpoint)
+            return RedisCache(endpoint: endpoint, capacity: config.cacheSize)
         case .redisSentinel:
             var template = RedisEndpoint(address: .tcp(host: "", port: 0))
             try applyKeys(to: &template, except: ["sentinels", "sentinel_master_name", "sentinel_kwargs"], config: config)
@@ -41,7 +41,7 @@ public enum DurableCache {
             }
             let sentinel = RedisSentinel(sentinels: sentinels, masterName: text("sentinel_master_name") ?? "", template: template, sentinelPassword: sentinelPassword)
             let names = sentinels.map { "\($0.host):\($0.port)" }.joined(separator: ",")
-            return RedisCache(name: "redis sentinel \(names) master \(sentinel.masterName)") { () throws(STSError) in try sentinel.master() }
+            return RedisCache(name: "redis sentinel \(names) master \(sentinel.masterName)", capacity: config.cacheSize) { () throws(STSError) in try sentinel.master() }
         }
     }
 

@@ -64,7 +64,7 @@ struct BackendOptions: ParsableArguments {
     var capacity: Int { cacheSize ?? (memory ? 10000 : Int(Int32.max)) }
 
     func open() -> any CacheBackend {
-        if let redis, let endpoint = try? RedisEndpoint.parse(url: redis) { return RedisCache(endpoint: endpoint) }
+        if let redis, let endpoint = try? RedisEndpoint.parse(url: redis) { return RedisCache(endpoint: endpoint, capacity: capacity) }
         if let postgres { return PostgresCache(dsn: postgres, capacity: capacity) }
         guard let sqlite else { return MemoryCache(capacity: capacity) }
         do {

@@ -353,3 +353,15 @@ def test_writing_to_a_shared_file_evicts_only_when_asked(tmp_path):
     run = cache(db, "ops", input=[{"op": "put", "entry": entry("t.example")}] * 70, extra=["--cache-size", "10000"])
     assert run.returncode == 0, run.stderr
     assert len(cache(db, "dump").records) <= 10000 + 1
+
+
+def test_redis_evicts_the_entries_closest_to_expiry_beyond_cache_size(redis_server):
+    store = Store("--redis", redis_server.url)
+    cache(store, "purge", "--all")
+    now = int(time.time())
+    puts = [{"op": "put", "entry": entry(f"r{n:02}.example", expires_at=now + 1000 + n, now=now)} for n in range(60)]
+    run = cache(store, "ops", input=puts, extra=["--cache-size", "30"])
+    assert run.returncode == 0, run.stderr
+    domains = [r["domain"] for r in cache(store, "dump").records]
+    assert len(domains) <= 30 + 2, len(domains)
+    assert "r59.example" in domains and "r00.example" not in domains
