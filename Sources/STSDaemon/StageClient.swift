@@ -31,6 +31,9 @@ public final class StageClient: Sendable {
         var pending: [String: (generation: Int, continuation: CheckedContinuation<Result<JSONObject, STSError>, Never>)] = [:]
         var restarts = 0
         var shutDown = false
+        /// Generations in a row that died within a second of their start: the automatic restart
+        /// backs off (doubling from `restartDelay`, at most 10 s) for a stage that cannot stay up.
+        var quickDeaths = 0
     }
 
     private let state = Mutex(State())
@@ -151,6 +154,11 @@ public final class StageClient: Sendable {
         let (stopped, orphans) = state.withLock { state -> (Running?, [CheckedContinuation<Result<JSONObject, STSError>, Never>]) in
             guard let running = state.running, running.generation == generation else { return (nil, []) }
             state.running = nil
+            if let last = state.lastStart, ContinuousClock.now - last < .seconds(1) {
+                state.quickDeaths += 1
+            } else {
+                state.quickDeaths = 0
+            }
             let orphaned = state.pending.filter { $0.value.generation == generation }
             for key in orphaned.keys { state.pending.removeValue(forKey: key) }
             return (running, orphaned.values.map(\.continuation))
@@ -169,8 +177,10 @@ public final class StageClient: Sendable {
     /// Starts a new pipeline after `restartDelay` unless a lookup has started one already (or we are
     /// shutting down), so the stages are back before the next lookup needs them.
     private func restartLater() {
+        let quickDeaths = state.withLock { $0.quickDeaths }
+        let delay = min(restartDelay * (1 << min(max(quickDeaths - 1, 0), 16)), max(restartDelay, .seconds(10)))
         Task { [self] in
-            try? await Task.sleep(for: restartDelay)
+            try? await Task.sleep(for: delay)
             state.withLock { state in
                 guard state.running == nil, !state.shutDown else { return }
                 _ = try? ensureRunning(&state)
