@@ -142,9 +142,10 @@ public final class PolicyService: Sendable {
 
         let started = ContinuousClock.now
         var outcome = await stages.run(record, timeout: backgroundLimit)
-        if case .failure = outcome, ContinuousClock.now - started < backgroundLimit / 2 {
+        if case .failure(let error) = outcome, ContinuousClock.now - started < backgroundLimit / 2 {
             // A stage died under this lookup (killed, or crashed on another record): once more, on the
             // pipeline started in its place, so that a crash costs time rather than a deferred mail.
+            logger.notice("lookup tried again", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
             outcome = await stages.run(record, timeout: backgroundLimit)
         }
         Self.record(outcome, since: started)

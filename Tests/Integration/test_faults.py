@@ -172,6 +172,7 @@ def test_a_stage_killed_under_load_gives_no_wrong_answer_and_comes_back(world, t
             assert d.postmap(cold) == (0, GOOD), d.log()[-3000:]
             assert time.monotonic() - started < 1.0 + MARGIN
             assert after[stage] != before[stage]
+            assert "lookup tried again" in d.log(), "the kill hit no lookup in flight"
         finally:
             d.stop()
     print(f"{stage}: {temps} TEMP answers over {ROUNDS} rounds")
