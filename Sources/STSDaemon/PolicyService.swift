@@ -14,8 +14,8 @@ import Synchronization
 /// - Failures never defer mail by themselves: a DNS failure or a failed fetch serves the unexpired
 ///   cached policy, or NOTFOUND.
 /// - A fault of our own (a stage that died with the lookup in flight, twice: the lookup is tried once
-///   more on the new pipeline) serves the unexpired cached entry, else TEMP: we do not know whether the domain has a policy, and
-///   NOTFOUND could downgrade a domain that has one.
+///   more on the new pipeline) serves the unexpired cached entry, else TEMP: whether the domain has a
+///   policy is unknown, and NOTFOUND could downgrade a domain that has one.
 public final class PolicyService: Sendable {
     public let rules: CacheRules
     /// How long a refresh may take in the background (RFC 8461 §3.3 suggests a minute).

@@ -9,11 +9,12 @@ import Glibc
 /// The daemon's side of the persistent stage pipeline (`sts-dns | sts-fetch | sts-parse`): records go
 /// in tagged with a correlation `id`, results come back out of order and are matched by it.
 ///
-/// Supervision: when any stage exits, the others are killed (a watcher per stage notices the exit
-/// without reaping it; the reader reaps); every lookup in flight on it fails at once with an `internal-error`, and a new
-/// pipeline is started `restartDelay` later, without waiting for a lookup (a lookup that comes first
-/// waits for the delay and starts it). Starts are spaced at least `restartDelay` apart so a stage that
-/// cannot start does not spin.
+/// Supervision: when any stage exits, the others are killed (a watcher thread per stage notices the
+/// exit without reaping it; the reader reaps), every lookup in flight on the pipeline fails at once
+/// with an `internal-error`, and a new pipeline is started `restartDelay` later without waiting for a
+/// lookup (a lookup that comes first waits for the delay and starts it). Starts are spaced at least
+/// `restartDelay` apart, and further when pipelines keep dying young, so a stage that cannot start
+/// does not spin.
 public final class StageClient: Sendable {
     public let commands: [StagePipeline.Command]
     public let restartDelay: Duration
