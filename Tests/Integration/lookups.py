@@ -98,10 +98,16 @@ class Batch:
         assert line == "sent", f"the lookup client did not send: {line!r} {self.proc.stderr.read()}"
 
     def results(self, timeout=60):
-        self.proc.stdin = None  # written and closed by start()
-        out, err = self.proc.communicate(timeout=timeout)
+        # Read through the same buffered stream as wait_sent: it may already hold the results line
+        # (communicate() would read the pipe underneath and miss it). The client's own socket timeouts
+        # bound the wait.
+        out = self.proc.stdout.read()
+        err = self.proc.stderr.read()
+        self.proc.wait(timeout=timeout)
         assert self.proc.returncode == 0, f"the lookup client failed: {err}"
-        return json.loads(out.strip().splitlines()[-1])
+        lines = out.strip().splitlines()
+        assert lines, f"the lookup client printed no results: {err}"
+        return json.loads(lines[-1])
 
 
 def start(port, pairs, timeout=30):
