@@ -22,6 +22,7 @@ test_packages=(
     postfix          # the real socketmap client: postmap -q KEY socketmap:...
     systemd          # systemd-socket-activate and systemd-analyze: socket activation, unit checks
     redis-server postgresql  # the redis and PostgreSQL cache backends, run by the tests themselves
+    nftables         # nft: the fault tests refuse DNS and HTTPS inside the world
 )
 
 wanted=("${build_packages[@]}")

@@ -13,6 +13,9 @@ import Synchronization
 ///   NOTFOUND) and the refresh goes on in the background to fill the cache for the next lookup.
 /// - Failures never defer mail by themselves: a DNS failure or a failed fetch serves the unexpired
 ///   cached policy, or NOTFOUND.
+/// - A fault of our own (a stage that died with the lookup in flight, twice: the lookup is tried once
+///   more on the new pipeline) serves the unexpired cached entry, else TEMP: whether the domain has a
+///   policy is unknown, and NOTFOUND could downgrade a domain that has one.
 /// - DANE precedence (RFC 8461 §2), when `dane` is given and the zone asks for it: the stages also
 ///   report DANE, and usable TLSA records answer `dane-only`/`dane` instead of the MTA-STS policy;
 ///   a DANE status that cannot be determined answers TEMP (see `DANEPrecedence`).
@@ -24,7 +27,7 @@ public final class PolicyService: Sendable {
     private let durable: CacheBackend?
     private let stages: StageClient
     private let logger: Logger
-    private let inFlight = Mutex<[String: Task<CacheEntry?, Never>]>([:])
+    private let inFlight = Mutex<[String: Task<Refreshed, Never>]>([:])
     private let clock: @Sendable () -> Int64
     /// Where DANE statuses are kept; nil when the stages do not look DANE up (no trust anchor).
     public let dane: DANECache?
@@ -69,8 +72,13 @@ public final class PolicyService: Sendable {
             let daneStatus: DANEStatus? = daneCache.map { cache in
                 cache.status(of: domain, at: clock()) ?? .undeterminable(STSError(.dnsError, "the DANE lookup gave no answer"))
             }
-            let usable = refreshed ?? entry.flatMap { $0.isExpired(at: clock()) ? nil : $0 }
-            guard let usable else { return withDANE(daneStatus, Decision(reply: .notFound, reason: "no policy known", source: "refreshed")) }
+            let usable = refreshed.entry ?? entry.flatMap { $0.isExpired(at: clock()) ? nil : $0 }
+            guard let usable else {
+                if let fault = refreshed.fault {
+                    return Decision(reply: .temp("sts: \(fault.message)"), reason: "internal fault: \(fault.message)", source: "refreshed")
+                }
+                return withDANE(daneStatus, Decision(reply: .notFound, reason: "no policy known", source: "refreshed"))
+            }
             return withDANE(daneStatus, decision(usable, domain: domain, zone: zone, source: "refreshed"))
         case .none:
             let daneStatus: DANEStatus? = daneCache.map { _ in
@@ -123,11 +131,18 @@ public final class PolicyService: Sendable {
         }
     }
 
+    /// What a refresh learnt: the entry to serve (nil: none), and whether our own machinery failed
+    /// (then nothing was learnt about the domain).
+    struct Refreshed: Sendable {
+        var entry: CacheEntry?
+        var fault: STSError?
+    }
+
     /// The refresh for `domain`: the one in flight, or a new one.
-    private func startRefresh(domain: String, current: CacheEntry?, forceFetch: Bool = false) -> Task<CacheEntry?, Never> {
+    private func startRefresh(domain: String, current: CacheEntry?, forceFetch: Bool = false) -> Task<Refreshed, Never> {
         inFlight.withLock { running in
             if let task = running[domain] { return task }
-            let task = Task { [self] () -> CacheEntry? in
+            let task = Task { [self] () -> Refreshed in
                 defer { _ = inFlight.withLock { $0.removeValue(forKey: domain) } }
                 return await refresh(domain: domain, current: current, forceFetch: forceFetch)
             }
@@ -137,7 +152,7 @@ public final class PolicyService: Sendable {
     }
 
     /// Runs discovery (and the fetch when needed) and stores what it learnt; the entry to serve.
-    func refresh(domain: String, current: CacheEntry?, forceFetch: Bool = false) async -> CacheEntry? {
+    func refresh(domain: String, current: CacheEntry?, forceFetch: Bool = false) async -> Refreshed {
         let now = clock()
         let live = current.flatMap { $0.isExpired(at: now) ? nil : $0 }
         var record: JSONObject = ["domain": .string(domain)]
@@ -152,12 +167,18 @@ public final class PolicyService: Sendable {
         if !cache.isEmpty { record["cache"] = .object(cache) }
 
         let started = ContinuousClock.now
-        let outcome = await stages.run(record, timeout: backgroundLimit)
+        var outcome = await stages.run(record, timeout: backgroundLimit)
+        if case .failure(let error) = outcome, ContinuousClock.now - started < backgroundLimit / 2 {
+            // A stage died under this lookup (killed, or crashed on another record): once more, on the
+            // pipeline started in its place, so that a crash costs time rather than a deferred mail.
+            logger.notice("lookup tried again", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
+            outcome = await stages.run(record, timeout: backgroundLimit)
+        }
         Self.record(outcome, since: started)
         switch outcome {
         case .failure(let error):
             logger.warning("lookup failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
-            return live
+            return Refreshed(entry: live, fault: error)
         case .success(let result):
             if let dane, let value = result["dane"] {
                 let status = DANEStatus(json: value) ?? .undeterminable(STSError(.internalError, "unreadable DANE status from sts-dns"))
@@ -165,14 +186,14 @@ public final class PolicyService: Sendable {
                 dane.store(status, for: domain, at: clock())
             }
             let discovery = CacheRules.Discovery(record: result)
-            guard let next = rules.next(current, domain: domain, discovery: discovery, at: clock()) else { return live }
+            guard let next = rules.next(current, domain: domain, discovery: discovery, at: clock()) else { return Refreshed(entry: live) }
             try? await hot.put(next)
             if let durable {
                 do { try await durable.put(next) } catch {
                     logger.warning("cache write failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
                 }
             }
-            return next
+            return Refreshed(entry: next)
         }
     }
 
@@ -225,16 +246,36 @@ public final class PolicyService: Sendable {
     }
 
     /// The value of `work` if it finishes within `budget`, else nil (the work goes on).
+    ///
+    /// Not a task group: a group waits for all its children before it returns, and `work` (awaiting a
+    /// refresh that others may share) does not end when cancelled, so the budget would not bound anything.
     static func withinBudget<T: Sendable>(_ budget: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
-        await withTaskGroup(of: T?.self) { group in
-            group.addTask { await work() }
-            group.addTask {
-                try? await Task.sleep(for: budget)
-                return nil
+        let waiting = FirstAnswer<T?>()
+        return await withCheckedContinuation { continuation in
+            waiting.set(continuation)
+            let timer = Task {
+                // Cancelled: the work has answered (a cancelled sleep returns early, so do nothing).
+                guard (try? await Task.sleep(for: budget)) != nil else { return }
+                waiting.resume(returning: nil)
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+            Task {
+                let value = await work()
+                waiting.resume(returning: value)
+                timer.cancel()
+            }
         }
+    }
+}
+
+/// A continuation resumed by whichever answer comes first; later ones are dropped.
+private final class FirstAnswer<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
+
+    func set(_ continuation: CheckedContinuation<T, Never>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func resume(returning value: T) {
+        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }

@@ -9,10 +9,12 @@ import Glibc
 /// The daemon's side of the persistent stage pipeline (`sts-dns | sts-fetch | sts-parse`): records go
 /// in tagged with a correlation `id`, results come back out of order and are matched by it.
 ///
-/// Supervision: when any stage exits, the pipeline unravels (the next stage reads EOF, the previous
-/// one gets EPIPE); every lookup in flight on it fails at once with an `internal-error`, and the next
-/// lookup starts a new pipeline. Starts are spaced at least `restartDelay` apart so a stage that
-/// cannot start does not spin.
+/// Supervision: when any stage exits, the others are killed (a watcher thread per stage notices the
+/// exit without reaping it; the reader reaps), every lookup in flight on the pipeline fails at once
+/// with an `internal-error`, and a new pipeline is started `restartDelay` later without waiting for a
+/// lookup (a lookup that comes first waits for the delay and starts it). Starts are spaced at least
+/// `restartDelay` apart, and further when pipelines keep dying young, so a stage that cannot start
+/// does not spin.
 public final class StageClient: Sendable {
     public let commands: [StagePipeline.Command]
     public let restartDelay: Duration
@@ -29,6 +31,10 @@ public final class StageClient: Sendable {
         var nextID = 0
         var pending: [String: (generation: Int, continuation: CheckedContinuation<Result<JSONObject, STSError>, Never>)] = [:]
         var restarts = 0
+        var shutDown = false
+        /// Generations in a row that died within a second of their start: the automatic restart
+        /// backs off (doubling from `restartDelay`, at most 10 s) for a stage that cannot stay up.
+        var quickDeaths = 0
     }
 
     private let state = Mutex(State())
@@ -49,7 +55,15 @@ public final class StageClient: Sendable {
 
     /// Sends one record through the pipeline and waits for it to come out, at most `timeout`.
     public func run(_ record: JSONObject, timeout: Duration) async -> Result<JSONObject, STSError> {
-        await withCheckedContinuation { continuation in
+        // Right after a stage died the pipeline may not be startable yet: wait for it rather than fail.
+        if let pause = state.withLock({ state -> Duration? in
+            guard state.running == nil, !state.shutDown, let last = state.lastStart else { return nil }
+            let left = restartDelay - (ContinuousClock.now - last)
+            return left > .zero ? left : nil
+        }) {
+            try? await Task.sleep(for: pause)
+        }
+        return await withCheckedContinuation { continuation in
             let started: (fd: Int32, id: String, generation: Int)?
             do {
                 started = try state.withLock { state throws(STSError) -> (fd: Int32, id: String, generation: Int)? in
@@ -89,6 +103,7 @@ public final class StageClient: Sendable {
     /// Called with the lock held.
     private func ensureRunning(_ state: inout State) throws(STSError) -> Running {
         if let running = state.running { return running }
+        if state.shutDown { throw STSError(.internalError, "the stage pipeline is shut down") }
         if let last = state.lastStart, ContinuousClock.now - last < restartDelay {
             throw STSError(.internalError, "the stage pipeline is restarting")
         }
@@ -104,6 +119,18 @@ public final class StageClient: Sendable {
         let reader = Thread { [self] in self.read(running) }
         reader.name = "sts-stage-reader"
         reader.start()
+        // A dead stage must end its generation at once: the end of file it leaves behind only reaches
+        // the reader once the stages after it have finished their own work, which can take a fetch's
+        // whole timeout.
+        for child in pipeline.children {
+            let watcher = Thread { [self] in
+                var info = siginfo_t()
+                while waitid(P_PID, id_t(child.pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+                self.stop(generation: running.generation)
+            }
+            watcher.name = "sts-stage-watcher"
+            watcher.start()
+        }
         return running
     }
 
@@ -128,6 +155,11 @@ public final class StageClient: Sendable {
         let (stopped, orphans) = state.withLock { state -> (Running?, [CheckedContinuation<Result<JSONObject, STSError>, Never>]) in
             guard let running = state.running, running.generation == generation else { return (nil, []) }
             state.running = nil
+            if let last = state.lastStart, ContinuousClock.now - last < .seconds(1) {
+                state.quickDeaths += 1
+            } else {
+                state.quickDeaths = 0
+            }
             let orphaned = state.pending.filter { $0.value.generation == generation }
             for key in orphaned.keys { state.pending.removeValue(forKey: key) }
             return (running, orphaned.values.map(\.continuation))
@@ -136,15 +168,31 @@ public final class StageClient: Sendable {
             for child in stopped.pipeline.children { kill(child.pid, SIGKILL) }
             // Under the write lock: a lookup writing right now must not see the number reused.
             writeLock.withLock { _ in _ = close(stopped.pipeline.inputFD) }
+            restartLater()
         }
         for continuation in orphans {
             continuation.resume(returning: .failure(STSError(.internalError, "a stage exited while the lookup was in flight")))
         }
     }
 
+    /// Starts a new pipeline after `restartDelay` unless a lookup has started one already (or we are
+    /// shutting down), so the stages are back before the next lookup needs them.
+    private func restartLater() {
+        let quickDeaths = state.withLock { $0.quickDeaths }
+        let delay = min(restartDelay * (1 << min(max(quickDeaths - 1, 0), 16)), max(restartDelay, .seconds(10)))
+        Task { [self] in
+            try? await Task.sleep(for: delay)
+            state.withLock { state in
+                guard state.running == nil, !state.shutDown else { return }
+                _ = try? ensureRunning(&state)
+            }
+        }
+    }
+
     /// Ends the pipeline: stages finish what is in flight and exit.
     public func shutdown() {
         let running = state.withLock { state -> Running? in
+            state.shutDown = true
             defer { state.running = nil }
             return state.running
         }

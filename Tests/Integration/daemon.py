@@ -83,3 +83,16 @@ def set_mutable(txt_id=None, policy=None):
     args += ["--policy", policy] if policy else ["--no-policy"]
     subprocess.run(args, check=True, capture_output=True)
     time.sleep(2.2)  # the TTL is 1 s, and caches count in whole seconds: a record may live for 2 s
+
+
+def set_mutable_body(body):
+    """Serves `body` (bytes, as is: no newline added, any byte allowed) as mutable.test's policy, at once.
+
+    Only the policy host changes (nginx reads the file for each request); the TXT id does not, so a
+    daemon that has already fetched this id will not see the new body (use a new daemon, or set_mutable)."""
+    world_dir = os.environ.get("STS_WORLD_DIR", "/tmp/sts-world")
+    path = os.path.join(world_dir, "www", "mutable.txt")
+    with open(path + ".new", "wb") as f:
+        f.write(body)
+    os.chmod(path + ".new", 0o644)
+    os.replace(path + ".new", path)

@@ -43,4 +43,29 @@ final class TLSPolicyAnswerTests: XCTestCase {
         }
         XCTAssertGreaterThan(size, TLSPolicyAnswer.maxValueBytes)
     }
+
+    func testTLSRPTAttributesGiveWayToStayWithinPostfixLimit() {
+        let host = { (n: Int) in "m\(n)-" + String(repeating: "a", count: 50) + ".example.com" }
+        // Everything fits but the policy lines: they are left out, the mx_host_pattern attributes stay.
+        let medium = (1...500).map(host)
+        let mediumLines = ["version: STSv1", "mode: enforce"] + medium.map { "mx: \($0)" } + ["max_age: 86400"]
+        guard case .policy(let withPatterns) = TLSPolicyAnswer.render(policy(.enforce, medium, lines: mediumLines), domain: "example.com",
+                                                                      options: ZoneOptions(tlsrpt: true)) else {
+            return XCTFail("a policy that fits without its policy lines is answered")
+        }
+        XCTAssertTrue(withPatterns.hasPrefix("secure match=" + medium.joined(separator: ":") + " servername=hostname policy_type=sts policy_domain=example.com mx_host_pattern="))
+        XCTAssertFalse(withPatterns.contains("policy_string"))
+        XCTAssertLessThanOrEqual(withPatterns.utf8.count, TLSPolicyAnswer.maxValueBytes)
+
+        // Not even the patterns fit: the answer is the one of a zone without tlsrpt.
+        let large = (1...850).map(host)
+        let largeLines = ["version: STSv1", "mode: enforce"] + large.map { "mx: \($0)" } + ["max_age: 86400"]
+        XCTAssertEqual(
+            TLSPolicyAnswer.render(policy(.enforce, large, lines: largeLines), domain: "example.com", options: ZoneOptions(tlsrpt: true)),
+            TLSPolicyAnswer.render(policy(.enforce, large, lines: largeLines), domain: "example.com"))
+        guard case .policy(let plain) = TLSPolicyAnswer.render(policy(.enforce, large), domain: "example.com") else {
+            return XCTFail("850 patterns fit without the TLSRPT attributes")
+        }
+        XCTAssertLessThanOrEqual(plain.utf8.count, TLSPolicyAnswer.maxValueBytes)
+    }
 }

@@ -54,6 +54,23 @@ final class StageClientTests: XCTestCase {
         XCTAssertNotEqual(client.stagePIDs, pids)
     }
 
+    func testAKilledStageIsStartedAgainWithoutWaitingForALookup() async throws {
+        let client = StageClient(commands: [.init("sts-parse"), .init("sts-parse")], restartDelay: .milliseconds(50))
+        defer { client.shutdown() }
+        _ = await client.run(["domain": "a.example"], timeout: .seconds(10))
+        let pids = client.stagePIDs
+        XCTAssertEqual(pids.count, 2)
+        kill(pids[1], SIGKILL)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while client.stagePIDs.count != 2 || !Set(client.stagePIDs).isDisjoint(with: pids) {
+            guard ContinuousClock.now < deadline else { return XCTFail("the pipeline was not started again: \(client.stagePIDs)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertEqual(client.restarts, 1)
+        let again = await client.run(["domain": "b.example"], timeout: .seconds(10))
+        XCTAssertEqual(try again.get()["domain"]?.stringValue, "b.example")
+    }
+
     func testAMissingStageIsAClearError() async {
         let client = StageClient(commands: [.init("sts-no-such-stage")])
         let result = await client.run(["domain": "example.com"], timeout: .seconds(5))

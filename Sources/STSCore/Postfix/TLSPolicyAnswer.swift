@@ -5,7 +5,8 @@ public enum TLSPolicyAnswer: Sendable, Equatable {
     case policy(String)
     /// No policy to apply (socketmap `NOTFOUND`), and why.
     case noPolicy(String)
-    /// The policy cannot be written within Postfix's reply limit.
+    /// The policy cannot be written within Postfix's reply limit (its `match=` list alone is too long;
+    /// TLSRPT attributes are left out rather than cause this).
     case tooLarge(Int)
 
     /// Postfix refuses socketmap replies over 100000 bytes; "OK " and the netstring frame take some.
@@ -27,15 +28,18 @@ public enum TLSPolicyAnswer: Sendable, Equatable {
 
         var value = "secure match=" + patterns.map(\.postfixMatch).joined(separator: ":")
         if options.requireSNI { value += " servername=hostname" }
-        if options.tlsrpt {
-            value += " policy_type=sts policy_domain=\(domain)"
-            for pattern in patterns { value += " mx_host_pattern=\(pattern.pattern)" }
-            for line in policy.lines where isSafePolicyString(line) {
-                value += " { policy_string = \(line) }"
-            }
+        guard value.utf8.count <= maxValueBytes else { return .tooLarge(value.utf8.count) }
+        guard options.tlsrpt else { return .policy(value) }
+
+        // The TLSRPT attributes only describe the policy for reports; when they would push the answer
+        // over Postfix's limit they give way (the policy lines first, then all of them), so a large
+        // policy is enforced as in a zone without tlsrpt rather than not at all.
+        let attributes = " policy_type=sts policy_domain=\(domain)" + patterns.map { " mx_host_pattern=\($0.pattern)" }.joined()
+        let strings = policy.lines.filter(isSafePolicyString).map { " { policy_string = \($0) }" }.joined()
+        for candidate in [value + attributes + strings, value + attributes] where candidate.utf8.count <= maxValueBytes {
+            return .policy(candidate)
         }
-        let size = value.utf8.count
-        return size <= maxValueBytes ? .policy(value) : .tooLarge(size)
+        return .policy(value)
     }
 
     /// A policy line can be written inside `{ ... }` only if it cannot end or open a block, break the
