@@ -18,13 +18,14 @@ import sys
 import threading
 import time
 
+import rawclient
+
 NETNS = os.environ.get("STS_WORLD_NETNS", "sts-world")
 READ_LIMIT = 200_000  # beyond Postfix's 100000-byte reply limit, to see a reply that breaks it
 
 
 def netstring(text):
-    data = text.encode()
-    return str(len(data)).encode() + b":" + data + b","
+    return rawclient.netstring(text.encode())
 
 
 def read_netstring(sock):
