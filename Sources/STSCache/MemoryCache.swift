@@ -18,6 +18,11 @@ public final class MemoryCache: CacheBackend {
     }
 
     public func get(_ domain: String) async throws(STSError) -> CacheEntry? {
+        entry(for: domain)
+    }
+
+    /// The entry, without suspending (it counts as a use, as `get`).
+    public func entry(for domain: String) -> CacheEntry? {
         state.withLock { state in
             guard let entry = state.entries[domain] else { return nil }
             state.clock += 1

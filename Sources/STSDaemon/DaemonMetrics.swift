@@ -1,18 +1,32 @@
 import Metrics
 import STSCore
+import Synchronization
 
 /// The daemon's metrics, named once. Recorded through swift-metrics; exported by `MetricsServer`.
 public enum DaemonMetrics {
     /// One per lookup: `answer` (ok, notfound, temp, perm) and `from` (cache, refreshed, budget, none).
     public static func lookup(answer: String, from: String, seconds: Double) {
-        Counter(label: "sts_lookups_total", dimensions: [("answer", answer), ("from", from)]).increment()
-        Timer(label: "sts_lookup_duration_seconds", dimensions: [("from", from)]).recordNanoseconds(Int64(seconds * 1e9))
+        let (counter, timer) = lookupHandles.withLock { handles in
+            let key = answer + "|" + from
+            if let known = handles[key] { return known }
+            let made = (Counter(label: "sts_lookups_total", dimensions: [("answer", answer), ("from", from)]),
+                        Timer(label: "sts_lookup_duration_seconds", dimensions: [("from", from)]))
+            handles[key] = made
+            return made
+        }
+        counter.increment()
+        timer.recordNanoseconds(Int64(seconds * 1e9))
     }
 
     /// Whether a lookup was answered from a fresh cache entry without any stage.
     public static func cache(hit: Bool) {
-        Counter(label: "sts_cache_lookups_total", dimensions: [("result", hit ? "hit" : "miss")]).increment()
+        (hit ? cacheHits : cacheMisses).increment()
     }
+
+    // Every lookup records these; made once rather than looked up in the registry each time.
+    private static let lookupHandles = Mutex<[String: (Counter, Timer)]>([:])
+    private static let cacheHits = Counter(label: "sts_cache_lookups_total", dimensions: [("result", "hit")])
+    private static let cacheMisses = Counter(label: "sts_cache_lookups_total", dimensions: [("result", "miss")])
 
     /// One per discovery through the stages: the TXT outcome (found, none, or the DNS error kind).
     public static func discovery(outcome: String, seconds: Double) {

@@ -11,24 +11,67 @@ public struct LineLogHandler: LogHandler {
         case text, json
     }
 
-    /// Shared by every logger writing to the same place, so lines never interleave.
+    /// Shared by every logger writing to the same place, so lines never interleave. Lines are gathered
+    /// and written in batches (at 32 KiB, after 100 ms, at a warning or worse, and on `flush`): one
+    /// write per lookup would cost a busy daemon a fifth of its time.
     public final class Sink: Sendable {
-        private let fd: Mutex<Int32>
-        public init(fd: Int32) { self.fd = Mutex(fd) }
+        private struct State {
+            var fd: Int32
+            var buffer: [UInt8] = []
+            var flushScheduled = false
+        }
+        private let state: Mutex<State>
+        private let flusher = DispatchQueue(label: "sts-log-flush")
+        static let batchBytes = 32 << 10
 
-        public func write(_ line: String) {
-            var bytes = Array(line.utf8)
-            bytes.append(0x0A)
-            fd.withLock { fd in
-                _ = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        public init(fd: Int32) { self.state = Mutex(State(fd: fd)) }
+
+        public func write(_ line: String, urgent: Bool = false) {
+            let scheduleFlush = state.withLock { state -> Bool in
+                state.buffer.append(contentsOf: line.utf8)
+                state.buffer.append(0x0A)
+                if urgent || state.buffer.count >= Self.batchBytes {
+                    Self.drain(&state)
+                    return false
+                }
+                guard !state.flushScheduled else { return false }
+                state.flushScheduled = true
+                return true
             }
+            if scheduleFlush {
+                flusher.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in flush() }
+            }
+        }
+
+        /// Writes whatever is gathered.
+        public func flush() {
+            state.withLock { state in
+                state.flushScheduled = false
+                Self.drain(&state)
+            }
+        }
+
+        private static func drain(_ state: inout State) {
+            guard !state.buffer.isEmpty else { return }
+            let fd = state.fd
+            _ = state.buffer.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let written = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+            state.buffer.removeAll(keepingCapacity: true)
         }
 
         /// Points the sink at another descriptor (log rotation reopens the file).
         public func replace(with newFD: Int32) {
-            let old = fd.withLock { fd in
-                defer { fd = newFD }
-                return fd
+            let old = state.withLock { state in
+                Self.drain(&state)
+                defer { state.fd = newFD }
+                return state.fd
             }
             if old > 2 { close(old) }
         }
@@ -55,17 +98,59 @@ public struct LineLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let all = metadata.merging(event.metadata ?? [:]) { $1 }
         if format == .json {
-            var object: JSONObject = ["time": .string(Date().formatted(.iso8601)), "level": .string("\(event.level)"),
+            var object: JSONObject = ["time": .string(LogTimestamp.now()), "level": .string("\(event.level)"),
                                       "logger": .string(label), "message": .string("\(event.message)")]
             for (key, value) in all.sorted(by: { $0.key < $1.key }) where object[key] == nil { object[key] = .string("\(value)") }
-            sink.write(JSONWriter.string(.object(object)))
+            sink.write(JSONWriter.string(.object(object)), urgent: event.level >= .warning)
             return
         }
-        var line = "\(Date().formatted(.iso8601)) \(event.level) \(label): \(event.message)"
+        var line = "\(LogTimestamp.now()) \(event.level) \(label): \(event.message)"
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
             let text = "\(value)"
-            line += text.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? " \(key)=\(text.debugDescription)" : " \(key)=\(text)"
+            line += " \(key)=" + (text.utf8.contains(where: Self.needsQuotes) ? Self.quoted(text) : text)
         }
-        sink.write(line)
+        sink.write(line, urgent: event.level >= .warning)
+    }
+
+    static func needsQuotes(_ byte: UInt8) -> Bool {
+        byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\\")
+    }
+
+    /// A value in double quotes, with quotes, backslashes and control characters escaped, so that one
+    /// log line stays one line whatever a domain or a policy holds.
+    static func quoted(_ text: String) -> String {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        out.reserveCapacity(text.utf8.count + 8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
+            case UInt8(ascii: "\n"): out += Array("\\n".utf8)
+            case UInt8(ascii: "\r"): out += Array("\\r".utf8)
+            case UInt8(ascii: "\t"): out += Array("\\t".utf8)
+            case _ where byte < 0x20 || byte == 0x7F: out += Array("\\u{\(String(byte, radix: 16))}".utf8)
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The time for log lines, `2026-11-25T09:37:05Z`, formatted once per second.
+enum LogTimestamp {
+    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
+
+    static func now() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let second = spec.tv_sec
+        if let text = cache.withLock({ $0.second == second ? $0.text : nil }) { return text }
+        var seconds = second
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let text = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        cache.withLock { $0 = (second, text) }
+        return text
     }
 }

@@ -21,20 +21,41 @@ public struct PolicyResponder: SocketmapResponder {
         let zone = config.config.zone(named: request.name)
         switch PolicyKey.resolve(request.key) {
         case .noPolicy(let why):
-            logger.debug("no lookup", metadata: ["zone": "\(request.name)", "key": "\(request.key)", "why": "\(why)"])
-            DaemonMetrics.lookup(answer: "notfound", from: "none", seconds: (ContinuousClock.now - started).seconds)
-            return .notFound
+            return noLookup(request, why: why, since: started)
         case .domain(let domain):
-            let decision = await service.decide(domain: domain, zone: zone)
-            let elapsed = ContinuousClock.now - started
-            logger.info("decision", metadata: [
-                "zone": "\(request.name)", "domain": "\(domain)", "answer": "\(decision.reply.payload)",
-                "why": "\(decision.reason)", "from": "\(decision.source)",
-                "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
-            ])
-            DaemonMetrics.lookup(answer: decision.reply.kind, from: decision.source, seconds: elapsed.seconds)
-            return decision.reply
+            return report(request, domain: domain, await service.decide(domain: domain, zone: zone), since: started)
         }
+    }
+
+    /// Keys that need no lookup, and domains whose answer is in memory, are answered on the spot.
+    public func respondImmediately(to request: SocketmapRequest) -> SocketmapReply? {
+        let started = ContinuousClock.now
+        let zone = config.config.zone(named: request.name)
+        switch PolicyKey.resolve(request.key) {
+        case .noPolicy(let why):
+            return noLookup(request, why: why, since: started)
+        case .domain(let domain):
+            guard let decision = service.decideFromMemory(domain: domain, zone: zone) else { return nil }
+            return report(request, domain: domain, decision, since: started)
+        }
+    }
+
+    private func noLookup(_ request: SocketmapRequest, why: String, since started: ContinuousClock.Instant) -> SocketmapReply {
+        logger.debug("no lookup", metadata: ["zone": "\(request.name)", "key": "\(request.key)", "why": "\(why)"])
+        DaemonMetrics.lookup(answer: "notfound", from: "none", seconds: (ContinuousClock.now - started).seconds)
+        return .notFound
+    }
+
+    /// The decision's log line and metrics; its reply.
+    private func report(_ request: SocketmapRequest, domain: String, _ decision: PolicyService.Decision, since started: ContinuousClock.Instant) -> SocketmapReply {
+        let elapsed = ContinuousClock.now - started
+        logger.info("decision", metadata: [
+            "zone": "\(request.name)", "domain": "\(domain)", "answer": "\(decision.reply.payload)",
+            "why": "\(decision.reason)", "from": "\(decision.source)",
+            "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+        ])
+        DaemonMetrics.lookup(answer: decision.reply.kind, from: decision.source, seconds: elapsed.seconds)
+        return decision.reply
     }
 }
 

@@ -54,7 +54,20 @@ public final class PolicyService: Sendable {
         public var source: String
     }
 
+    /// The decision when it can be made from memory alone (a fresh entry, and a known DANE status where
+    /// one is needed), without suspending; nil otherwise. The hot path: most lookups end here.
+    public func decideFromMemory(domain: String, zone: ZoneConfig) -> Decision? {
+        let now = clock()
+        guard let entry = hot.entry(for: domain), rules.freshness(of: entry, at: now) == .fresh else { return nil }
+        let daneCache = zone.dane ? dane : nil
+        let knownDANE = daneCache?.status(of: domain, at: now)
+        if daneCache != nil && knownDANE == nil { return nil }
+        DaemonMetrics.cache(hit: true)
+        return withDANE(knownDANE, decision(entry, domain: domain, zone: zone, source: "cache"))
+    }
+
     public func decide(domain: String, zone: ZoneConfig) async -> Decision {
+        if let decision = decideFromMemory(domain: domain, zone: zone) { return decision }
         let now = clock()
         let entry = await cached(domain)
         let daneCache = zone.dane ? dane : nil

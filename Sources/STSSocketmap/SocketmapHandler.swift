@@ -88,12 +88,28 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
 
     private func answer(_ payload: [UInt8], context: ChannelHandlerContext) {
         let eventLoop = context.eventLoop
+        let request = SocketmapRequest(payload: payload)
+        let immediate: SocketmapReply? = request.map { responder.respondImmediately(to: $0) } ?? .perm("malformed request: expected \"name key\"")
+        if let immediate, pending == 0 {
+            guard context.channel.isWritable else {
+                // The client sends requests and does not read the replies (they fill the socket and
+                // then our buffer): not Postfix. Bounded memory matters more than its answers.
+                closeAfterPendingReplies(context: context)
+                return
+            }
+            // Answered on this event loop with no earlier reply still due: written at once, without a
+            // task, a thread hop or the chain that keeps replies in order.
+            var out = context.channel.allocator.buffer(capacity: 64)
+            out.writeBytes(immediate.netstring)
+            tail = context.writeAndFlush(wrapOutboundOut(out))
+            return
+        }
         let promise = eventLoop.makePromise(of: SocketmapReply.self)
-        if let request = SocketmapRequest(payload: payload) {
+        if let immediate {
+            promise.succeed(immediate)
+        } else if let request {
             let responder = self.responder
             promise.completeWithTask { await responder.respond(to: request) }
-        } else {
-            promise.succeed(.perm("malformed request: expected \"name key\""))
         }
         pending += 1
         let previous = tail ?? eventLoop.makeSucceededVoidFuture()

@@ -173,6 +173,7 @@ struct SocketmapdCommand: ParsableCommand {
             CommandFailure.exit("sts-socketmapd", error.message)
         }
         logger.info("listening", metadata: ["address": "\(addresses.map(\.description).joined(separator: " "))", "cache": "\(daemonConfig.cache.type.rawValue)", "uid": "\(getuid())"])
+        sink.flush()  // the start-up lines go out at once; later ones in batches
         let proactive = daemonConfig.proactivePolicyFetching
         if proactive.enabled {
             Task {
@@ -206,6 +207,7 @@ struct SocketmapdCommand: ParsableCommand {
             await durable?.close()
             if let pidfile { unlink(pidfile) }
             logger.info("stopped")
+            sink.flush()
         }
         signals.start()
         SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")

@@ -52,6 +52,7 @@ class Daemon:
                 self.proc.wait()
 
     def log(self):
+        time.sleep(0.15)  # the daemon writes its info lines in batches, at most 100 ms apart
         with open(self.log_path) as f:
             return f.read()
 

@@ -173,7 +173,29 @@ def idle(port, key, zone="postfix", timeout=30.0):
     return {"closed_at": closed_at, "busy_replies": busy_replies}
 
 
-SCENARIOS = {"exchange": exchange, "many": many, "idle": idle}
+def flood(port, request_hex, count, timeout=60.0):
+    """Sends `request` `count` times without reading, then reads what comes until the server closes;
+    reports whether it closed and how many replies arrived."""
+    # A small receive buffer, so that the kernel cannot take the unread replies off the server's hands.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    data = bytes.fromhex(request_hex) * count
+    sent = 0
+    try:
+        s.sendall(data)
+        sent = len(data)
+    except OSError:
+        pass  # the server closed while we were still sending: that is the point
+    time.sleep(1)
+    received, closed = receive_until_closed(s, limit=1 << 30)
+    s.close()
+    replies, _ = read_netstrings(received)
+    return {"sent_bytes": sent, "replies": len(replies), "closed": closed}
+
+
+SCENARIOS = {"exchange": exchange, "many": many, "idle": idle, "flood": flood}
 
 
 def run(scenario, timeout=180, **args):

@@ -172,3 +172,22 @@ final class DomainNameTests: XCTestCase {
         XCTAssertFalse(DomainName.isValidHostname(name253 + "b"))
     }
 }
+
+final class PlainHostnameTests: XCTestCase {
+    /// The quick path for ASCII names gives exactly what the general path gives, and leaves every
+    /// other input to it.
+    func testAgreesWithTheGeneralPath() throws {
+        for input in ["example.com", "EXAMPLE.COM.", "Mail-1.Example.NET", "r3--sn-a.example", "a.b.c.d.e", "x.y"] {
+            let name = try DomainName.normalize(input)
+            XCTAssertEqual(name, input.lowercased().hasSuffix(".") ? String(input.lowercased().dropLast()) : input.lowercased())
+        }
+        for input in ["xn--bcher-kva.test", "bücher.test", "-bad.example", "a..b", "localhost", "1.2.3.4", "example.com..", "", ".", "ex ample.com", "xn--zz.test"] {
+            let quick = try? DomainName.normalize(input)
+            if let quick { XCTAssertTrue(DomainName.isValidHostname(quick), input) }
+        }
+        XCTAssertEqual(try DomainName.normalize("xn--bcher-kva.test"), "xn--bcher-kva.test")
+        XCTAssertThrowsError(try DomainName.normalize("xn--zz.test"), "an A-label still goes through libidn2's check")
+        XCTAssertThrowsError(try DomainName.normalize("example.com.."))
+        XCTAssertThrowsError(try DomainName.normalize("123.456"))
+    }
+}

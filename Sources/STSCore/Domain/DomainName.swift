@@ -22,6 +22,7 @@ public enum DomainName {
     /// (hyphens in positions 3 and 4, which IDNA2008 refuses for U-labels) keep working; `xn--` labels
     /// are checked to be valid A-labels.
     public static func normalize(_ input: String) throws(STSError) -> String {
+        if let name = plainHostname(input) { return name }
         let byteCount = input.utf8.count
         guard byteCount > 0 else { throw STSError(.invalidDomain, "the domain name is empty") }
         guard byteCount <= maxInputBytes else {
@@ -49,6 +50,32 @@ public enum DomainName {
         if let problem = hostnameProblem(name) {
             throw STSError(.invalidDomain, "\(UntrustedText.quoted(input)) is not a valid domain name: \(problem)")
         }
+        return name
+    }
+
+    /// The common case without the general path: an ASCII letters-digits-hyphens name (any case, one
+    /// optional final dot, no A-label, which needs libidn2's check) that is valid once lower-cased. Gives
+    /// what the general path gives for such a name; nil sends every other input there.
+    static func plainHostname(_ input: String) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(input.utf8.count)
+        for byte in input.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                bytes.append(byte)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                bytes.append(byte + 0x20)
+            default:
+                return nil
+            }
+        }
+        if bytes.count > 1, bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
+        // An A-label ("xn--" at the start of a label) needs libidn2's check.
+        for index in bytes.indices where bytes[index] == UInt8(ascii: "x") && (index == 0 || bytes[index - 1] == UInt8(ascii: ".")) {
+            if bytes[index...].starts(with: Array("xn--".utf8)) { return nil }
+        }
+        let name = String(decoding: bytes, as: UTF8.self)
+        guard hostnameProblem(name) == nil else { return nil }
         return name
     }
 
