@@ -25,8 +25,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case .success(let loaded):
         checkRanges(loaded.config)
         for warning in loaded.warnings {
+            // The key path may be empty: YAML allows a null key (`? `), which is unknown like any other.
             checkPlace(warning, lastLine: lastLine, lineRequired: true)
-            check(!warning.key.isEmpty, "a warning without a key: \(warning)")
         }
     }
 
