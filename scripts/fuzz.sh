@@ -66,6 +66,9 @@ bin=$(swift build --package-path Fuzz --scratch-path "$scratch" -c debug --show-
 
 # Leaks are reported like crashes (libFuzzer's -detect_leaks, on by default); stop at the first error.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:symbolize=1:detect_leaks=1}
+# Swift's own crash handler reads the crashed thread's stack, which ASan reports as a second, bogus error;
+# libFuzzer and ASan print the stack themselves.
+export SWIFT_BACKTRACE=enable=no
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sts-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT

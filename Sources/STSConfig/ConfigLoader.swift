@@ -182,17 +182,24 @@ public enum Scalar {
         guard !digits.isEmpty else { return nil }
         let value: Int?
         if digits.hasPrefix("0x") {
-            value = Int(digits.dropFirst(2), radix: 16)
+            value = unsigned(digits.dropFirst(2), radix: 16)
         } else if digits.hasPrefix("0o") {
-            value = Int(digits.dropFirst(2), radix: 8)
+            value = unsigned(digits.dropFirst(2), radix: 8)
         } else if digits.hasPrefix("0b") {
-            value = Int(digits.dropFirst(2), radix: 2)
+            value = unsigned(digits.dropFirst(2), radix: 2)
         } else if digits.count > 1 && digits.hasPrefix("0") {
-            value = Int(digits.dropFirst(), radix: 8)
+            value = unsigned(digits.dropFirst(), radix: 8)
         } else {
-            value = digits.allSatisfy(\.isASCIIDigit) ? Int(digits) : nil
+            value = unsigned(Substring(digits), radix: 10)
         }
         return value.map { $0 * sign }
+    }
+
+    /// Digits of the radix only: `Int(_:radix:)` would also take a sign (`0x-8000000000000000`), and
+    /// Int.min times the outer sign overflows.
+    private static func unsigned(_ digits: Substring, radix: Int) -> Int? {
+        guard !digits.isEmpty, digits.allSatisfy({ $0.hexDigitValue.map { $0 < radix } ?? false }) else { return nil }
+        return Int(digits, radix: radix)
     }
 
     public static func number(_ text: String) -> Double? {

@@ -46,7 +46,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 func checkPlace(_ error: ConfigError, lastLine: Int, lineRequired: Bool) {
     check(error.file == file, "an error names \(error.file.debugDescription)")
     check(error.line >= (lineRequired ? 1 : 0) && error.line <= lastLine, "an error at line \(error.line) of a file of \(lastLine - 2) line breaks: \(error)")
-    check(error.description.hasPrefix(error.line > 0 ? "\(file):\(error.line): " : "\(file): "), "error text \(error.description.debugDescription)")
+    let place = error.line > 0 ? "\(file):\(error.line): " : "\(file): "
+    // Bytes, not Characters: a key may begin with a combining mark.
+    check(error.description.utf8.starts(with: place.utf8), "error text \(error.description.debugDescription)")
 }
 
 /// Every value the loader lets through is within the range the daemon relies on.
