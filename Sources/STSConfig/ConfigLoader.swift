@@ -71,7 +71,11 @@ public enum ConfigLoader {
             config.proactivePolicyFetching = try proactive(top["proactive_policy_fetching"])
             config.defaultZone = try zone(top["default_zone"], "default_zone", base: ZoneConfig())
             if let node = top["zones"] {
-                for (name, zoneNode) in try members(node, "zones", known: []) {
+                let zones = try members(node, "zones", known: [])
+                // In file order: in a dictionary's order, which bad zone is reported would change from run to run.
+                let names: [String] = if case .mapping(let list, _) = node { list.map(\.key) } else { [] }
+                for name in names {
+                    guard let zoneNode = zones[name] else { continue }
                     config.zones[name] = try zone(zoneNode, "zones.\(name)", base: config.defaultZone)
                 }
             }

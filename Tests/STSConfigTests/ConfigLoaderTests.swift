@@ -134,6 +134,15 @@ final class ConfigLoaderTests: XCTestCase {
             "test.yml:1: port: must be a whole number, not \"-0x-8000000000000000\"")
     }
 
+    // Fuzz input Fuzz/Regressions/config/zones-order: with several bad zones, the one reported depended on
+    // a dictionary's order, so the same file gave different errors from run to run.
+    func testTheFirstBadZoneInTheFileIsReported() {
+        let text = "zones:\n" + (0..<50).map { "  z\($0): \($0)\n" }.joined()
+        for _ in 0..<5 {
+            XCTAssertEqual(failure(text)?.description, "test.yml:2: zones.z0: must be a mapping, not a value")
+        }
+    }
+
     func testAliasBombsAreRefused() {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for i in 1...9 { text += "a\(i): &a\(i) [*a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1)]\n" }
