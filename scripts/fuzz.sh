@@ -62,7 +62,8 @@ if ! swift build --package-path Fuzz --scratch-path "$scratch" -c debug --saniti
     exit 1
 fi
 echo "fuzz: built in $((SECONDS - started)) s"
-bin=$(swift build --package-path Fuzz --scratch-path "$scratch" -c debug --show-bin-path </dev/null)
+# Not `swift build --show-bin-path`: without the same sanitizer flags it makes the next build start over.
+bin=$scratch/debug
 
 # Leaks are reported like crashes (libFuzzer's -detect_leaks, on by default); stop at the first error.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:symbolize=1:detect_leaks=1}
