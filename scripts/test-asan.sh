@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the test suite with AddressSanitizer (and LeakSanitizer): the unit tests, then the integration
+# Runs the test suite with AddressSanitizer: the unit tests, then the integration
 # tests against a test world of its own (network namespace sts-asan, state in /tmp/sts-asan-world, so it
 # can run next to scripts/test.sh), with every sts program built with -sanitize=address.
 #
@@ -7,8 +7,8 @@
 #   scripts/test-asan.sh --unit        unit tests only
 #   scripts/test-asan.sh -- ARGS...    pass ARGS to pytest (e.g. -k daemon)
 #
-# The build goes to .build-asan. An ASan or LSan report makes the program that hit it fail, so the test
-# that ran it fails. Installs the Debian packages it needs (as root).
+# The build goes to .build-asan. An ASan report (or, in the integration tests, an LSan report) makes the
+# program that hit it fail, so the test that ran it fails. Installs the Debian packages it needs (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
