@@ -11,6 +11,10 @@ let package = Package(
         .executable(name: "sts-cache", targets: ["sts-cache"]),
         .executable(name: "sts-query", targets: ["sts-query"]),
         .executable(name: "sts-socketmapd", targets: ["sts-socketmapd"]),
+        // The libraries the fuzz targets in Fuzz/ link against.
+        .library(name: "STSCore", targets: ["STSCore"]),
+        .library(name: "STSStage", targets: ["STSStage"]),
+        .library(name: "STSConfig", targets: ["STSConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

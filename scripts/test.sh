@@ -21,6 +21,8 @@ bin=$(swift build --show-bin-path)
 echo "== unit tests"
 swift test --skip-build --disable-swift-testing
 
+echo "== fuzz (short pass)"; scripts/fuzz.sh --seconds 10
+
 echo "== integration tests"
 trap 'scripts/world/down.sh >/dev/null 2>&1 || true' EXIT
 scripts/world/up.sh

@@ -73,7 +73,11 @@ public enum ConfigLoader {
             config.proactivePolicyFetching = try proactive(top["proactive_policy_fetching"])
             config.defaultZone = try zone(top["default_zone"], "default_zone", base: ZoneConfig())
             if let node = top["zones"] {
-                for (name, zoneNode) in try members(node, "zones", known: []) {
+                let zones = try members(node, "zones", known: [])
+                // In file order: in a dictionary's order, which bad zone is reported would change from run to run.
+                let names: [String] = if case .mapping(let list, _) = node { list.map(\.key) } else { [] }
+                for name in names {
+                    guard let zoneNode = zones[name] else { continue }
                     config.zones[name] = try zone(zoneNode, "zones.\(name)", base: config.defaultZone)
                 }
             }
@@ -202,17 +206,24 @@ public enum Scalar {
         guard !digits.isEmpty else { return nil }
         let value: Int?
         if digits.hasPrefix("0x") {
-            value = Int(digits.dropFirst(2), radix: 16)
+            value = unsigned(digits.dropFirst(2), radix: 16)
         } else if digits.hasPrefix("0o") {
-            value = Int(digits.dropFirst(2), radix: 8)
+            value = unsigned(digits.dropFirst(2), radix: 8)
         } else if digits.hasPrefix("0b") {
-            value = Int(digits.dropFirst(2), radix: 2)
+            value = unsigned(digits.dropFirst(2), radix: 2)
         } else if digits.count > 1 && digits.hasPrefix("0") {
-            value = Int(digits.dropFirst(), radix: 8)
+            value = unsigned(digits.dropFirst(), radix: 8)
         } else {
-            value = digits.allSatisfy(\.isASCIIDigit) ? Int(digits) : nil
+            value = unsigned(Substring(digits), radix: 10)
         }
         return value.map { $0 * sign }
+    }
+
+    /// Digits of the radix only: `Int(_:radix:)` would also take a sign (`0x-8000000000000000`), and
+    /// Int.min times the outer sign overflows.
+    private static func unsigned(_ digits: Substring, radix: Int) -> Int? {
+        guard !digits.isEmpty, digits.allSatisfy({ $0.hexDigitValue.map { $0 < radix } ?? false }) else { return nil }
+        return Int(digits, radix: radix)
     }
 
     public static func number(_ text: String) -> Double? {

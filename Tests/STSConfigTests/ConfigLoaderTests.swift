@@ -153,6 +153,26 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.port, 8461)
     }
 
+    // Fuzz input Fuzz/Regressions/config/int-min: a sign after the radix prefix made
+    // `-0x-8000000000000000` Int.min times -1, an overflow that stopped the daemon (also on SIGHUP).
+    func testASignAfterTheRadixPrefixIsNoNumber() {
+        for text in ["-0x-8000000000000000", "-0-1000000000000000000000", "-0b-1", "0x-5", "0o+7", "0x", "-0b", "+"] {
+            XCTAssertNil(Scalar.int(text), text)
+            XCTAssertNil(Scalar.number(text), text)
+        }
+        XCTAssertEqual(failure("port: -0x-8000000000000000\n")?.description,
+            "test.yml:1: port: must be a whole number, not \"-0x-8000000000000000\"")
+    }
+
+    // Fuzz input Fuzz/Regressions/config/zones-order: with several bad zones, the one reported depended on
+    // a dictionary's order, so the same file gave different errors from run to run.
+    func testTheFirstBadZoneInTheFileIsReported() {
+        let text = "zones:\n" + (0..<50).map { "  z\($0): \($0)\n" }.joined()
+        for _ in 0..<5 {
+            XCTAssertEqual(failure(text)?.description, "test.yml:2: zones.z0: must be a mapping, not a value")
+        }
+    }
+
     func testAliasBombsAreRefused() {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for i in 1...9 { text += "a\(i): &a\(i) [*a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1)]\n" }
@@ -165,6 +185,9 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(Scalar.int("1_000"), 1000)
         XCTAssertNil(Scalar.int("12a"))
         XCTAssertNil(Scalar.int("09"), "not octal")
+        XCTAssertEqual(Scalar.int("0o17"), 15)
+        XCTAssertEqual(Scalar.int("0b101"), 5)
+        XCTAssertEqual(Scalar.int("-0x10"), -16)
         XCTAssertEqual(Scalar.number("2.5"), 2.5)
         XCTAssertEqual(Scalar.number("1e3"), 1000)
         XCTAssertNil(Scalar.number("inf"))
