@@ -535,6 +535,18 @@ def report(res):
                              + (f"{fmt(m['idle_rss_kib'] / 1024)} → {fmt(m['full_rss_kib'] / 1024)}; "
                                 f"{fmt(m['per_policy_bytes'])} B" if s == "old" else "") + " | | | |")
 
+    if mem:
+        for s in ("sts", "old"):
+            if s in mem:
+                m = mem[s]
+                by = ", ".join(f"{p['name']} {p['rss_kib'] / 1024:.1f}/{p['pss_kib'] / 1024:.1f}"
+                               for p in m["full_processes"])
+                lines.append(f"| memory, {m['cached']} cached policies ({s}) | by process, RSS/PSS MiB | {by} |||||| ")
+                lines.append(f"| memory, {m['cached']} cached policies ({s}) | PSS MiB idle → full | | "
+                             f"{fmt(m['idle_pss_kib'] / 1024)} → {fmt(m['full_pss_kib'] / 1024)} |||||")
+    res["machine"]["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
+    lines.insert(4, f"Load average at the end: {' '.join(res['machine']['loadavg_at_end'])}  ")
+
     # targets
     def get(key, server):
         return med.get(key, {}).get(server)
