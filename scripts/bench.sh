@@ -37,6 +37,8 @@
 #   --scenarios LIST      any of hot,hol,cold,memory (default all)
 #   --memory-policies N   cached policies for the memory scenario (default 100000)
 #   --memory-servers LIST whose memory to fill: sts and/or old (default sts; old takes long)
+#   --memory-fill-time S  stop the memory scenario's lookups after S seconds (default 900); the figure per
+#                         policy is then for the policies cached by then (the table says how many)
 #   --cache TYPE          internal (default) or sqlite, for both daemons
 #   --sts-args "ARGS"     extra arguments for sts-socketmapd (e.g. "-v warning")
 #   --old-args "ARGS"     extra arguments for mta-sts-daemon
@@ -57,6 +59,7 @@ driver_args=()
 while (($#)); do
     case $1 in
         --duration | --rounds | --cold-rounds | --hol-rounds | --scenarios | --memory-policies | --memory-servers | \
+            --memory-fill-time | \
             --cache | --sts-args | --old-args)
             (($# >= 2)) || { echo "bench: $1 needs a value" >&2; exit 2; }
             driver_args+=("$1=$2"); shift 2 ;;

@@ -83,6 +83,23 @@ def rss_kib(pid):
     return total, parts
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of pid and its descendants (all threads), seconds."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
 def pss_kib(parts):
     return sum(p["pss_kib"] for p in parts)
 
@@ -169,7 +186,7 @@ def smload(ns, port, keys, conns, *, duration=None, once=False, count=None, zone
             "-e", expect, "-t", str(timeout)]
     if duration:
         args += ["-d", str(duration)]
-    elif count:
+    if count:
         args += ["-n", str(count)]
     elif once:
         args += ["-1"]
@@ -287,6 +304,31 @@ class Bench:
                 f.write(config_yaml(PORTS[name], self.o.cache, self.work, name, self.o.cache_size))
         self.servers[name].restart()
 
+    def world_pids(self):
+        pids = {}
+        for server in ("nginx", "unbound", "nsd"):
+            try:
+                with open(os.path.join(self.o.world_dir, f"{server}.pid")) as f:
+                    pids[server] = int(f.read().split()[0])
+            except (OSError, ValueError):
+                pass
+        return pids
+
+    def measured(self, name, *args, **kw):
+        """smload against server NAME, with the CPU time the server (all its processes and threads) and the
+        world's servers spent meanwhile, in µs per lookup: a figure that other load on the machine does
+        not change much."""
+        world = self.world_pids()
+        before = cpu_seconds(self.servers[name].proc.pid)
+        world_before = {k: cpu_seconds(v) for k, v in world.items()}
+        r = smload(self.ns, PORTS[name], *args, **kw)
+        cpu = cpu_seconds(self.servers[name].proc.pid) - before
+        r["server_cpu_s"] = cpu
+        r["server_cpu_us_per_lookup"] = cpu / r["replies"] * 1e6 if r["replies"] else None
+        r["world_cpu_us_per_lookup"] = {k: (cpu_seconds(v) - world_before[k]) / r["replies"] * 1e6
+                                        for k, v in world.items()} if r["replies"] else None
+        return r
+
     def warm(self, name, keys):
         r = smload(self.ns, PORTS[name], keys, min(50, self.o.hot_keys), once=True, expect="OK")
         if r["errors"]:
@@ -315,26 +357,25 @@ class Bench:
                 + "; right after start: " + ", ".join(f"{k} {v[2] / 1024:.1f} MiB" for k, v in mem.items()))
             for name in SERVERS:
                 self.warm(name, hot)
-            if "hot" in o.scenarios:
-                self.hot(hot)
-            if "hol" in o.scenarios:
-                self.hol(hot)
-            if "cold" in o.scenarios:
-                self.cold()
-            if "memory" in o.scenarios:
-                self.memory()
+            for scenario, run in (("hot", self.hot), ("hol", self.hol), ("cold", self.cold), ("memory", self.memory)):
+                if scenario in o.scenarios:
+                    run(hot) if scenario in ("hot", "hol") else run()
+                    self.save()  # what is done so far survives an interrupted run
         finally:
             for s in self.servers.values():
                 s.stop()
         self.results["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        with open(os.path.join(self.out, "results.json"), "w") as f:
-            json.dump(self.results, f, indent=1)
         table = report(self.results)
+        self.save()
         with open(os.path.join(self.out, "results.md"), "w") as f:
             f.write(table)
         plot(self.results, self.out)
         print(table)
         log(f"results in {self.out}")
+
+    def save(self):
+        with open(os.path.join(self.out, "results.json"), "w") as f:
+            json.dump(self.results, f, indent=1)
 
     def hot(self, keys):
         o = self.o
@@ -343,11 +384,11 @@ class Bench:
             for c in o.conns:
                 for name in SERVERS:
                     lat = os.path.join(self.work, f"hot-c{c}-{name}-r{rnd}.lat")
-                    r = smload(self.ns, PORTS[name], keys, c, duration=o.duration, latencies=lat)
+                    r = self.measured(name, keys, c, duration=o.duration, latencies=lat)
                     r["round"], r["latencies"] = rnd, lat
                     runs[c][name].append(r)
                     log(f"hot C={c} round {rnd + 1}/{o.rounds} {name}: {r['rps']:.0f}/s p50 {r['p50_us']} us "
-                        f"p99 {r['p99_us']} us errors {r['errors']}")
+                        f"p99 {r['p99_us']} us errors {r['errors']}, server CPU {r['server_cpu_us_per_lookup'] or 0:.0f} us/lookup")
         self.results["scenarios"]["hot"] = {str(c): runs[c] for c in o.conns}
 
     def hol(self, hot_keys):
@@ -387,11 +428,12 @@ class Bench:
             for name in SERVERS:
                 self.fresh(name)
                 lat = os.path.join(self.work, f"cold-{name}-r{rnd}.lat")
-                r = smload(self.ns, PORTS[name], keys, 50, once=True, expect="OK", timeout=120, latencies=lat)
+                r = self.measured(name, keys, 50, once=True, expect="OK", timeout=120, latencies=lat)
                 r["round"], r["latencies"] = rnd, lat
                 runs[name].append(r)
                 log(f"cold round {rnd + 1}/{o.cold_rounds} {name}: {r['rps']:.0f}/s p50 {r['p50_us']} us "
-                    f"p99 {r['p99_us']} us kinds {r['kinds']} errors {r['errors']}")
+                    f"p99 {r['p99_us']} us kinds {r['kinds']} errors {r['errors']}, CPU µs/lookup: server "
+                    f"{r['server_cpu_us_per_lookup'] or 0:.0f}, world {r['world_cpu_us_per_lookup']}")
         self.results["scenarios"]["cold"] = runs
 
     def memory(self):
@@ -413,7 +455,11 @@ class Bench:
             smload(self.ns, PORTS[name], first, 1, once=True, expect="OK")
             time.sleep(2)
             idle, parts = self.servers[name].rss()
-            fill = smload(self.ns, PORTS[name], keys, 50, once=True, expect="OK", timeout=120)
+            fill = self.measured(name, keys, 50, once=True, expect="OK", timeout=120, duration=o.memory_fill_time)
+            if fill["replies"] < n:
+                log(f"memory {name}: the fill stopped after {o.memory_fill_time:.0f} s (--memory-fill-time) with "
+                    f"{fill['replies']} of {n} domains looked up")
+                keys = write_keys(os.path.join(self.work, "many-done.keys"), names[:fill["replies"]])
             log(f"memory {name}: {n} lookups through the real path: {fill['rps']:.0f}/s kinds {fill['kinds']} "
                 f"errors {fill['errors']}")
             check = smload(self.ns, PORTS[name], keys, 50, once=True, expect="OK", timeout=120)
@@ -489,6 +535,10 @@ def report(res):
                 lines.append(f"| hot C={c} ({rounds} rounds) | {label} | {fmt(m['floor'])} | {fmt(m['sts'])} | "
                              f"{fmt(m['old'])} | {fmt(ratio(m['sts'], m['floor']))} | {fmt(ratio(m['old'], m['floor']))} | "
                              f"{fmt(ratio(m['sts'], m['old']))} |")
+            m = {s: summary(runs[s], "server_cpu_us_per_lookup") for s in SERVERS}
+            lines.append(f"| hot C={c} | server CPU µs per lookup | {fmt(m['floor'])} | {fmt(m['sts'])} | "
+                         f"{fmt(m['old'])} | {fmt(ratio(m['sts'], m['floor']))} | {fmt(ratio(m['old'], m['floor']))} | "
+                         f"{fmt(ratio(m['sts'], m['old']))} |")
             errs = {s: sum(r["errors"] for r in runs[s]) for s in SERVERS}
             lines.append(f"| hot C={c} | errors | {errs['floor']} | {errs['sts']} | {errs['old']} | | | |")
     if "hol" in sc:
@@ -512,6 +562,12 @@ def report(res):
             lines.append(f"| cold, {res['options']['cold_domains']} domains, C=50 ({rounds} rounds) | {label} | "
                          f"{fmt(m['floor'])} | {fmt(m['sts'])} | {fmt(m['old'])} | {fmt(ratio(m['sts'], m['floor']))} | "
                          f"{fmt(ratio(m['old'], m['floor']))} | {fmt(ratio(m['sts'], m['old']))} |")
+        m = {s: summary(runs[s], "server_cpu_us_per_lookup") for s in SERVERS}
+        lines.append(f"| cold | server CPU µs per lookup | {fmt(m['floor'])} | {fmt(m['sts'])} | {fmt(m['old'])} | "
+                     f"{fmt(ratio(m['sts'], m['floor']))} | {fmt(ratio(m['old'], m['floor']))} | {fmt(ratio(m['sts'], m['old']))} |")
+        for w in ("nginx", "unbound"):
+            m = {s: median([(r.get("world_cpu_us_per_lookup") or {}).get(w) for r in runs[s]]) for s in SERVERS}
+            lines.append(f"| cold | {w} CPU µs per lookup | {fmt(m['floor'])} | {fmt(m['sts'])} | {fmt(m['old'])} | | | |")
         errs = {s: sum(r["errors"] for r in runs[s]) for s in SERVERS}
         lines.append(f"| cold | not OK (errors) | {errs['floor']} | {errs['sts']} | {errs['old']} | | | |")
     idle = res.get("idle_rss", {})
@@ -646,6 +702,7 @@ def main():
     p.add_argument("--hol-rounds", type=int, default=1)
     p.add_argument("--memory-policies", type=int, default=100000)
     p.add_argument("--memory-servers", default="sts")
+    p.add_argument("--memory-fill-time", type=float, default=900)
     p.add_argument("--cache", default="internal", choices=["internal", "sqlite"])
     p.add_argument("--cache-size", type=int, default=200000)
     p.add_argument("--sts-args", default="")

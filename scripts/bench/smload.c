@@ -6,7 +6,8 @@
  *
  * CONNS persistent TCP connections, each with exactly one request in flight (the next request is sent
  * when the reply to the previous one has arrived). Requests are the netstrings "ZONE KEY" for the keys of
- * KEYFILE (one a line), taken in turn by all connections, cycling (-d, -n) or each key exactly once (-1).
+ * KEYFILE (one a line), taken in turn by all connections, cycling (-d, -n) or each key exactly once (-1;
+ * with -d too, no new request is sent after that many seconds).
  * Every reply is checked: it must be a well-formed netstring whose text is "OK <value>", "NOTFOUND ",
  * "TEMP <reason>", "TIMEOUT <reason>" or "PERM <reason>", of a kind listed by -e (default: OK). Anything
  * else counts as an error (the first few are shown). Every latency (send to complete reply) is kept;
@@ -109,7 +110,7 @@ static uint64_t count_limit, started_requests, finished_requests;
 static uint64_t deadline_ns;
 
 static int have_next(void) {
-    if (once) return next_key < nkeys;
+    if (once) return next_key < nkeys && (!deadline_ns || now_ns() < deadline_ns);
     if (count_limit) return started_requests < count_limit;
     return now_ns() < deadline_ns;
 }
@@ -273,7 +274,7 @@ int main(int argc, char **argv) {
     }
 
     uint64_t start = now_ns();
-    deadline_ns = start + (uint64_t)(duration * 1e9);
+    deadline_ns = duration > 0 ? start + (uint64_t)(duration * 1e9) : 0;
     uint64_t timeout_ns = (uint64_t)(timeout * 1e9);
     int active = nconns;
     struct epoll_event evs[256];
