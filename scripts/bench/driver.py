@@ -460,7 +460,7 @@ class Bench:
                 log(f"memory {name}: the fill stopped after {o.memory_fill_time:.0f} s (--memory-fill-time) with "
                     f"{fill['replies']} of {n} domains looked up")
                 keys = write_keys(os.path.join(self.work, "many-done.keys"), names[:fill["replies"]])
-            log(f"memory {name}: {n} lookups through the real path: {fill['rps']:.0f}/s kinds {fill['kinds']} "
+            log(f"memory {name}: {fill['replies']} lookups through the real path: {fill['rps']:.0f}/s kinds {fill['kinds']} "
                 f"errors {fill['errors']}")
             check = smload(self.ns, PORTS[name], keys, 50, once=True, expect="OK", timeout=120)
             log(f"memory {name}: second pass (from the cache): {check['rps']:.0f}/s kinds {check['kinds']} "
