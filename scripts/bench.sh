@@ -65,7 +65,7 @@ while (($#)); do
             driver_args+=("$1=$2"); shift 2 ;;
         --keep-world) keep_world=1; shift ;;
         --no-build) build=0; shift ;;
-        --results) results=$2; shift 2 ;;
+        --results) (($# >= 2)) || { echo "bench: --results needs a value" >&2; exit 2; }; results=$2; shift 2 ;;
         -h | --help) sed -n '2,/^set -E/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
