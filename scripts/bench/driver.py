@@ -153,6 +153,8 @@ class Server:
 def config_yaml(port, cache, workdir, name, cache_size):
     options = f"    cache_size: {cache_size}\n"
     if cache == "sqlite":
+        # mta-sts-daemon 1.5.1 refuses cache_size for sqlite: both daemons get their defaults
+        options = ""
         path = os.path.join(workdir, f"{name}-cache.db")
         for suffix in ("", "-wal", "-shm", "-journal"):
             if os.path.exists(path + suffix):
