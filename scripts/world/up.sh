@@ -18,6 +18,18 @@
 # the machine. State (keys, certificates, signed zones, pid files, logs) goes to $STS_WORLD_DIR (default
 # /tmp/sts-world), never into the repository. $STS_WORLD_NETNS names the namespace (default sts-world;
 # the tests assume the default).
+#
+# Optional, for scripts/bench.sh (the default world is unchanged without it):
+#   STS_WORLD_BENCH_DOMAINS=N  adds the unsigned zone bench.test. with N domains d1.bench.test ...
+#                              dN.bench.test, each with its _mta-sts TXT record, its policy host
+#                              mta-sts.dK.bench.test (A 127.0.0.10) and a certificate of its own from the
+#                              test CA (nginx picks it by SNI from $STS_WORLD_DIR/bench/certs/); plus
+#                              STS_WORLD_BENCH_SLOW (default 200) domains slow1.bench.test ... whose policy
+#                              host answers after 20 s (a backend on 127.0.0.11:8081), and the name space
+#                              many.bench.test., where unbound answers every <x>.many.bench.test with a
+#                              TXT record and the A record 127.0.0.10 (certificates for such names can be
+#                              added to bench/certs/ later: nginx reads them at each handshake; they all
+#                              use the key bench/key.pem).
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -25,6 +37,9 @@ fixtures=$repo/Tests/World
 dir=${STS_WORLD_DIR:-/tmp/sts-world}
 ns=${STS_WORLD_NETNS:-sts-world}
 started=$(date +%s%N)
+bench=${STS_WORLD_BENCH_DOMAINS:-0}
+bench_slow=${STS_WORLD_BENCH_SLOW:-200}
+[[ $bench =~ ^[0-9]+$ && $bench_slow =~ ^[0-9]+$ ]] || { echo "world: STS_WORLD_BENCH_DOMAINS and STS_WORLD_BENCH_SLOW must be numbers" >&2; exit 1; }
 
 say() { echo "world: $*"; }
 exec 3>&2  # the terminal's stderr, for failures reported while a step's output goes to a log
@@ -183,6 +198,30 @@ cp "$fixtures/test.zone" "$fixtures/bogus.zone" "$dir/dns/"
             echo "_mta-sts.$name TXT \"v=STSv1; id=${name//[^a-zA-Z0-9]/}1;\""
     done
 } >> "$dir/dns/test.zone"
+# The benchmark's zone (STS_WORLD_BENCH_DOMAINS): unsigned, delegated from test., long TTLs.
+bench_policy="version: STSv1
+mode: enforce
+mx: mail.bench.test
+mx: *.mx.bench.test
+max_age: 86400"
+if ((bench)); then
+    printf '\n; bench.test: the benchmark domains (an unsigned child zone)\nbench NS ns.bench.test.\nns.bench A 127.0.0.2\n' >> "$dir/dns/test.zone"
+    {
+        echo "\$ORIGIN bench.test."
+        echo "\$TTL 86400"
+        echo "@ SOA ns.bench.test. hostmaster.test. 1 3600 600 86400 3600"
+        echo "@ NS ns.bench.test."
+        echo "ns A 127.0.0.2"
+        for ((i = 1; i <= bench; i++)); do
+            echo "_mta-sts.d$i TXT \"v=STSv1; id=bench$i;\""
+            echo "mta-sts.d$i A 127.0.0.10"
+        done
+        for ((i = 1; i <= bench_slow; i++)); do
+            echo "_mta-sts.slow$i TXT \"v=STSv1; id=slow$i;\""
+            echo "mta-sts.slow$i A 127.0.0.10"
+        done
+    } > "$dir/dns/bench.zone"
+fi
 # mutable.test starts as a copy of good.test (its own zone, which the tests rewrite).
 STS_WORLD_DIR=$dir "$repo/scripts/world/mutable.sh" --id first1 --policy "$(cat "$fixtures/policies/good.txt")" --no-reload
 # Keys made now: test. (its key is the trust anchor), bogus.test., and a stranger key whose DS test.
@@ -236,6 +275,9 @@ zone:
     name: "servfail.test."
     zonefile: "servfail.zone.missing"
 CONF
+if ((bench)); then
+    printf 'zone:\n    name: "bench.test."\n    zonefile: "bench.zone"\n' >> "$dir/dns/nsd.conf"
+fi
 
 cat > "$dir/dns/unbound.conf" <<CONF
 server:
@@ -270,6 +312,18 @@ stub-zone:
 remote-control:
     control-enable: no
 CONF
+if ((bench)); then
+    cat >> "$dir/dns/unbound.conf" <<CONF
+server:
+    # Every name under many.bench.test. gets the apex's records: _mta-sts.<x>.many.bench.test the TXT,
+    # mta-sts.<x>.many.bench.test the A record.
+    local-zone: "many.bench.test." redirect
+    local-data: 'many.bench.test. 86400 IN TXT "v=STSv1; id=many1;"'
+    local-data: "many.bench.test. 86400 IN A 127.0.0.10"
+    msg-cache-size: 64m
+    rrset-cache-size: 128m
+CONF
+fi
 
 unbound-checkconf "$dir/dns/unbound.conf" > "$dir/logs/unbound.log" 2>&1 || fail unbound "unbound.conf is not valid"
 nsd-checkconf "$dir/dns/nsd.conf" > "$dir/logs/nsd.log" 2>&1 || fail nsd "nsd.conf is not valid"
@@ -293,6 +347,27 @@ trust=/etc/netns/$ns/ssl/certs
 cp "$dir/ca/ca.crt" "$trust/sts-world-test-ca.pem"
 ln -sf sts-world-test-ca.pem "$trust/$(openssl x509 -in "$dir/ca/ca.crt" -noout -hash).0"
 cat "$dir/ca/ca.crt" >> "$trust/ca-certificates.crt"
+# The benchmark's certificates: one key, one certificate per policy host (openssl, two at a time).
+if ((bench)); then
+    mkdir -p "$dir/bench/certs"
+    bench_certs() {
+        local i
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/bench/key.pem"
+        openssl req -new -key "$dir/bench/key.pem" -subj /CN=bench.test -out "$dir/bench/req.csr"
+        for ((i = 1; i <= bench; i++)); do echo "mta-sts.d$i.bench.test"; done
+        for ((i = 1; i <= bench_slow; i++)); do echo "mta-sts.slow$i.bench.test"; done
+    }
+    # shellcheck disable=SC2016
+    bench_certs 2> "$dir/logs/bench-certs.log" | xargs -P 2 -n 50 sh -c '
+        for host; do
+            printf "subjectAltName=DNS:%s\nbasicConstraints=critical,CA:false\nextendedKeyUsage=serverAuth\n" "$host" > "$0/bench/$host.ext"
+            openssl x509 -req -in "$0/bench/req.csr" -CA "$0/ca/ca.crt" -CAkey "$0/ca/ca.key" -set_serial "0x$(openssl rand -hex 12)" \
+                -days 365 -extfile "$0/bench/$host.ext" -out "$0/bench/certs/$host.crt" 2>> "$0/logs/bench-certs.log" || exit 255
+            rm -f "$0/bench/$host.ext"
+        done' "$dir" || fail bench-certs "making the benchmark certificates failed"
+    # nginx's workers (not root) read the key and the certificates at each handshake.
+    chmod 644 "$dir/bench/key.pem"
+fi
 
 # --- HTTPS ---------------------------------------------------------------------------------------
 cp "$fixtures"/policies/*.txt "$dir/www/"
@@ -325,12 +400,39 @@ SERVER
     done
 }
 servers > "$dir/nginx-servers.conf"
+if ((bench)); then
+    printf '%s\n' "$bench_policy" > "$dir/www/bench.txt"
+    cat >> "$dir/nginx-servers.conf" <<SERVER
+    # The benchmark's policy hosts: the certificate is the one named after the SNI name.
+    server {
+        listen 127.0.0.10:443 ssl;
+        server_name ~^mta-sts\.(d[0-9]+\.|[^.]+\.many\.)bench\.test\$;
+        ssl_certificate $dir/bench/certs/\$ssl_server_name.crt;
+        ssl_certificate_key $dir/bench/key.pem;
+        access_log off;
+        location = /.well-known/mta-sts.txt { alias $dir/www/bench.txt; }
+    }
+    server {
+        listen 127.0.0.10:443 ssl;
+        server_name ~^mta-sts\.slow[0-9]+\.bench\.test\$;
+        ssl_certificate $dir/bench/certs/\$ssl_server_name.crt;
+        ssl_certificate_key $dir/bench/key.pem;
+        location = /.well-known/mta-sts.txt { proxy_pass http://127.0.0.11:8081; proxy_read_timeout 120s; }
+    }
+SERVER
+fi
 sed -e "s|@STATE@|$dir|g" -e "/^@SERVERS@$/{r $dir/nginx-servers.conf
 d}" "$fixtures/nginx.conf.in" > "$dir/nginx.conf"
 rm "$dir/nginx-servers.conf"
 # The slow backend: every connection gets its answer after 30 s.
 start slow-backend socat TCP4-LISTEN:8080,bind=127.0.0.11,reuseaddr,fork \
     SYSTEM:'sleep 30; printf "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nversion: STSv1\nmode: enforce\nmx: mail.slow.test\nmax_age: 86400\n"'
+if ((bench)); then
+    # (socat takes quotes and backslashes in an address as its own: the response comes from a file.)
+    { printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n'; cat "$dir/www/bench.txt"; } > "$dir/bench/slow-response"
+    start bench-slow-backend socat TCP4-LISTEN:8081,bind=127.0.0.11,reuseaddr,fork,backlog=1024 \
+        SYSTEM:"sleep 20; cat $dir/bench/slow-response"
+fi
 in_ns nginx -t -q -c "$dir/nginx.conf" -e "$dir/logs/nginx.log" >> "$dir/logs/nginx.log" 2>&1 || fail nginx "nginx.conf is not valid"
 daemon nginx nginx -c "$dir/nginx.conf" -e "$dir/logs/nginx.log"
 
@@ -361,6 +463,12 @@ until_ok nginx "nginx does not serve https://mta-sts.good.test/" \
     in_ns curl -sSf --max-time 2 -o /dev/null https://mta-sts.good.test/.well-known/mta-sts.txt
 until_ok nginx "nginx does not serve https://mta-sts.ipv6.test/ on [::1]:443" \
     in_ns curl -sSf --max-time 2 -o /dev/null https://mta-sts.ipv6.test/.well-known/mta-sts.txt
+if ((bench)); then
+    until_ok nginx "nginx does not serve https://mta-sts.d1.bench.test/" \
+        in_ns curl -sSf --max-time 2 -o /dev/null https://mta-sts.d1.bench.test/.well-known/mta-sts.txt
+    answers 127.0.0.1 TXT _mta-sts.x1.many.bench.test 'id=many1' || fail unbound "unbound does not answer for many.bench.test"
+    say "benchmark zone bench.test.: $bench domains d1..d$bench, $bench_slow slow domains, many.bench.test. (redirect)"
+fi
 
 elapsed=$((($(date +%s%N) - started) / 1000000))
 cat <<SUMMARY
