@@ -168,6 +168,9 @@ final class CurlLoop: @unchecked Sendable {
         set(sts_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headers))
         set(sts_curl_setopt_share(easy, share))
         set(sts_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        // Each policy host is fetched about once a day: keeping its connection only makes libcurl's
+        // connection cache, scanned after every transfer, grow with every host ever fetched.
+        set(sts_curl_setopt_long(easy, CURLOPT_FORBID_REUSE, 1))
         // A Content-Length over the limit is refused before any body is read; a body without one is
         // cut in the write callback.
         set(sts_curl_setopt_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(FetchConfiguration.maxBodyBytes)))
