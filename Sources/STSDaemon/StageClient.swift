@@ -24,12 +24,21 @@ public final class StageClient: Sendable {
         var generation: Int
     }
 
+    private struct Waiting {
+        var generation: Int
+        var continuation: CheckedContinuation<Result<JSONObject, STSError>, Never>
+        var deadline: ContinuousClock.Instant
+        var timeout: Duration
+    }
+
     private struct State {
         var running: Running?
         var generation = 0
         var lastStart: ContinuousClock.Instant?
         var nextID = 0
-        var pending: [String: (generation: Int, continuation: CheckedContinuation<Result<JSONObject, STSError>, Never>)] = [:]
+        var pending: [String: Waiting] = [:]
+        /// Whether the task that fails lookups past their deadline runs.
+        var sweeping = false
         var restarts = 0
         var shutDown = false
         /// Generations in a row that died within a second of their start: the automatic restart
@@ -70,7 +79,12 @@ public final class StageClient: Sendable {
                     let running = try ensureRunning(&state)
                     state.nextID += 1
                     let id = "q\(state.nextID)"
-                    state.pending[id] = (running.generation, continuation)
+                    state.pending[id] = Waiting(generation: running.generation, continuation: continuation,
+                                                deadline: ContinuousClock.now + timeout, timeout: timeout)
+                    if !state.sweeping {
+                        state.sweeping = true
+                        Task { await self.sweep() }
+                    }
                     return (running.pipeline.inputFD, id, running.generation)
                 }
             } catch {
@@ -88,10 +102,25 @@ public final class StageClient: Sendable {
                 stop(generation: generation)
                 return
             }
-            Task {
-                try? await Task.sleep(for: timeout)
-                self.fail(id, STSError(.internalError, "the stage pipeline did not answer within \(timeout)"))
+        }
+    }
+
+    /// Fails the lookups that waited past their deadline, a few times a second. One task for all of
+    /// them: a sleeping task per lookup would hold its memory for the whole timeout.
+    private func sweep() async {
+        while true {
+            try? await Task.sleep(for: .milliseconds(100))
+            let now = ContinuousClock.now
+            let (expired, done) = state.withLock { state -> ([Waiting], Bool) in
+                let ids = state.pending.filter { $0.value.deadline <= now }.map(\.key)
+                let expired = ids.compactMap { state.pending.removeValue(forKey: $0) }
+                if state.shutDown && state.pending.isEmpty { state.sweeping = false }
+                return (expired, !state.sweeping)
             }
+            for waiting in expired {
+                waiting.continuation.resume(returning: .failure(STSError(.internalError, "the stage pipeline did not answer within \(waiting.timeout)")))
+            }
+            if done { return }
         }
     }
 
