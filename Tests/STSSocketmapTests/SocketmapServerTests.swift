@@ -14,6 +14,17 @@ struct EchoResponder: SocketmapResponder {
     }
 }
 
+/// Answers keys `now:X` at once (on the event loop), everything else as `EchoResponder`.
+struct ImmediateResponder: SocketmapResponder {
+    func respond(to request: SocketmapRequest) async -> SocketmapReply {
+        await EchoResponder().respond(to: request)
+    }
+
+    func respondImmediately(to request: SocketmapRequest) -> SocketmapReply? {
+        request.key.hasPrefix("now:") ? .ok("now \(request.key)") : nil
+    }
+}
+
 /// A netstring, for writing requests and expected replies readably.
 func ns(_ payload: String) -> String { "\(payload.utf8.count):\(payload)," }
 
@@ -227,5 +238,16 @@ final class SocketmapServerTests: XCTestCase {
         defer { try? inherited.close().wait() }
         port = Int(UInt16(bigEndian: address.sin_port))
         XCTAssertEqual(try exchange([ns("postfix example.com")], expect: 22), ns("OK postfix example.com"))
+    }
+
+    func testImmediateRepliesKeepRequestOrderBehindSlowOnes() async throws {
+        let immediate = SocketmapServer(responder: ImmediateResponder(), threads: 1)
+        let immediateChannel = try await immediate.listen(on: .tcp(host: "127.0.0.1", port: 0), reusePort: false)
+        port = immediateChannel.localAddress!.port!
+        let requests = ["postfix now:a", "postfix slow:200", "postfix now:b", "postfix now:c"].map(ns).joined()
+        let expected = ["OK now now:a", "OK postfix slow:200", "OK now now:b", "OK now now:c"].map(ns).joined()
+        XCTAssertEqual(try exchange([requests], expect: expected.utf8.count), expected)
+        try? await immediateChannel.close()
+        await immediate.shutdown()
     }
 }
