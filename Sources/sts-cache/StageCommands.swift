@@ -1,4 +1,5 @@
 import ArgumentParser
+import STSCache
 import STSCore
 import STSStage
 import STSStages
@@ -25,10 +26,7 @@ struct Lookup: AsyncParsableCommand {
     var stage: StageOptions
 
     func run() async throws {
-        let backend = root.backend.open()
-        let stage = CacheLookupStage(backend: backend, rules: root.backend.rules)
-        await StageRunner(self.stage, defaultConcurrency: 64).run(stage)
-        await backend.close()
+        await root.backend.runStage(stage, defaultConcurrency: 64) { CacheLookupStage(backend: $0, rules: $1) }
     }
 }
 
@@ -53,10 +51,7 @@ struct Store: AsyncParsableCommand {
     var stage: StageOptions
 
     func run() async throws {
-        let backend = root.backend.open()
-        let stage = CacheStoreStage(backend: backend, rules: root.backend.rules)
-        await StageRunner(self.stage, defaultConcurrency: 64).run(stage)
-        await backend.close()
+        await root.backend.runStage(stage, defaultConcurrency: 64) { CacheStoreStage(backend: $0, rules: $1) }
     }
 }
 
@@ -82,10 +77,16 @@ struct Ops: AsyncParsableCommand {
     var stage: StageOptions
 
     func run() async throws {
-        let backend = root.backend.open()
-        let stage = CacheOpsStage(backend: backend, rules: root.backend.rules)
         // One at a time by default: a script's put then get must see the put.
-        await StageRunner(self.stage, defaultConcurrency: 1).run(stage)
+        await root.backend.runStage(stage, defaultConcurrency: 1) { CacheOpsStage(backend: $0, rules: $1) }
+    }
+}
+
+extension BackendOptions {
+    /// Runs a cache stage over the chosen store, which is closed once the input is done.
+    func runStage<Stage: RecordStage>(_ options: StageOptions, defaultConcurrency: Int, _ make: (any CacheBackend, CacheRules) -> Stage) async {
+        let backend = open()
+        await StageRunner(options, defaultConcurrency: defaultConcurrency).run(make(backend, rules))
         await backend.close()
     }
 }

@@ -46,16 +46,8 @@ final class SocketmapServerTests: XCTestCase {
 
     /// A plain blocking client: sends bytes, reads until the peer closes or `expect` bytes arrived.
     func exchange(_ chunks: [String], expect: Int? = nil, pause: useconds_t = 0) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = connectClient()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        XCTAssertEqual(connected, 0)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         for chunk in chunks {
             _ = chunk.withCString { send(fd, $0, strlen($0), 0) }
             if pause > 0 { usleep(pause) }
