@@ -96,7 +96,7 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        let all = metadata.isEmpty ? (event.metadata ?? [:]) : metadata.merging(event.metadata ?? [:]) { $1 }
         if format == .json {
             var object: JSONObject = ["time": .string(LogTimestamp.now()), "level": .string("\(event.level)"),
                                       "logger": .string(label), "message": .string("\(event.message)")]

@@ -39,6 +39,8 @@ public enum PolicyKey: Sendable, Equatable {
     }
 
     static func isIPv4(_ text: Substring) -> Bool {
+        // Most keys are host names: one that does not end in a digit is no address.
+        guard let last = text.utf8.last, last >= UInt8(ascii: "0"), last <= UInt8(ascii: "9") else { return false }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { part in
             (1...3).contains(part.count) && part.allSatisfy { $0.isASCII && $0.isNumber } && Int(part)! <= 255
