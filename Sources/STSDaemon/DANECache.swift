@@ -37,11 +37,15 @@ public final class DANECache: Sendable {
         let life = min(max(Int64(ttl), minimumLife), maximumLife)
         entries.withLock { entries in
             if entries.count >= capacity, entries[domain] == nil {
-                // Expired entries go first; if none, an arbitrary one makes room (the cache is only a
-                // shortcut: a missing entry costs one DNS round).
-                let expired = entries.filter { $0.value.expiresAt <= now }.map(\.key)
-                if expired.isEmpty, let any = entries.keys.first { entries.removeValue(forKey: any) }
-                for key in expired { entries.removeValue(forKey: key) }
+                // Expired entries go first; if that frees too little, arbitrary ones (the cache is only a
+                // shortcut: a missing entry costs one DNS round). A sixteenth at a time, so the scan is
+                // rare rather than on every store of a full cache.
+                let room = max(1, capacity / 16)
+                var doomed = entries.filter { $0.value.expiresAt <= now }.map(\.key)
+                if doomed.count < room {
+                    doomed += entries.lazy.filter { $0.value.expiresAt > now }.map(\.key).prefix(room - doomed.count)
+                }
+                for key in doomed { entries.removeValue(forKey: key) }
             }
             entries[domain] = (status, now + life)
         }
