@@ -7,7 +7,7 @@ public enum DaemonMetrics {
     /// One per lookup: `answer` (ok, notfound, temp, perm) and `from` (cache, refreshed, budget, none).
     public static func lookup(answer: String, from: String, seconds: Double) {
         let (counter, timer) = lookupHandles.withLock { handles in
-            let key = answer + "|" + from
+            let key = LookupLabels(answer: answer, from: from)
             if let known = handles[key] { return known }
             let made = (Counter(label: "sts_lookups_total", dimensions: [("answer", answer), ("from", from)]),
                         Timer(label: "sts_lookup_duration_seconds", dimensions: [("from", from)]))
@@ -24,7 +24,11 @@ public enum DaemonMetrics {
     }
 
     // Every lookup records these; made once rather than looked up in the registry each time.
-    private static let lookupHandles = Mutex<[String: (Counter, Timer)]>([:])
+    private static let lookupHandles = Mutex<[LookupLabels: (Counter, Timer)]>([:])
+    private struct LookupLabels: Hashable {
+        var answer: String
+        var from: String
+    }
     private static let cacheHits = Counter(label: "sts_cache_lookups_total", dimensions: [("result", "hit")])
     private static let cacheMisses = Counter(label: "sts_cache_lookups_total", dimensions: [("result", "miss")])
 

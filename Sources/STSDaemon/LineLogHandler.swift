@@ -27,8 +27,13 @@ public struct LineLogHandler: LogHandler {
         public init(fd: Int32) { self.state = Mutex(State(fd: fd)) }
 
         public func write(_ line: String, urgent: Bool = false) {
+            write(bytes: Array(line.utf8), urgent: urgent)
+        }
+
+        /// One line, without its line feed.
+        public func write(bytes line: [UInt8], urgent: Bool = false) {
             let scheduleFlush = state.withLock { state -> Bool in
-                state.buffer.append(contentsOf: line.utf8)
+                state.buffer.append(contentsOf: line)
                 state.buffer.append(0x0A)
                 if urgent || state.buffer.count >= Self.batchBytes {
                     Self.drain(&state)
@@ -104,35 +109,68 @@ public struct LineLogHandler: LogHandler {
             sink.write(JSONWriter.string(.object(object)), urgent: event.level >= .warning)
             return
         }
-        var line = "\(LogTimestamp.now()) \(event.level) \(label): \(event.message)"
+        // Built as bytes in one buffer: a busy daemon writes one of these lines per lookup.
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        line.append(contentsOf: LogTimestamp.now().utf8)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: label.utf8)
+        line.append(contentsOf: ": ".utf8)
+        line.append(contentsOf: event.message.description.utf8)
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-            let text = "\(value)"
-            line += " \(key)=" + (text.utf8.contains(where: Self.needsQuotes) ? Self.quoted(text) : text)
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: key.utf8)
+            line.append(UInt8(ascii: "="))
+            Self.appendValue(value, to: &line)
         }
-        sink.write(line, urgent: event.level >= .warning)
+        sink.write(bytes: line, urgent: event.level >= .warning)
+    }
+
+    /// A metadata value, quoted when it holds anything that would make the line ambiguous.
+    static func appendValue(_ value: Logger.MetadataValue, to line: inout [UInt8]) {
+        var text: String
+        if case .string(let string) = value { text = string } else { text = "\(value)" }
+        text.withUTF8 { bytes in
+            if bytes.contains(where: needsQuotes) {
+                appendQuoted(bytes, to: &line)
+            } else {
+                line.append(contentsOf: bytes)
+            }
+        }
     }
 
     static func needsQuotes(_ byte: UInt8) -> Bool {
         byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\\")
     }
 
-    /// A value in double quotes, with quotes, backslashes and control characters escaped, so that one
-    /// log line stays one line whatever a domain or a policy holds.
-    static func quoted(_ text: String) -> String {
-        var out: [UInt8] = [UInt8(ascii: "\"")]
-        out.reserveCapacity(text.utf8.count + 8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
-            case UInt8(ascii: "\n"): out += Array("\\n".utf8)
-            case UInt8(ascii: "\r"): out += Array("\\r".utf8)
-            case UInt8(ascii: "\t"): out += Array("\\t".utf8)
-            case _ where byte < 0x20 || byte == 0x7F: out += Array("\\u{\(String(byte, radix: 16))}".utf8)
-            default: out.append(byte)
+    /// Appends `text` in double quotes, with quotes, backslashes and control characters escaped, so
+    /// that one log line stays one line whatever a domain or a policy holds.
+    static func appendQuoted(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        do {
+            out.append(UInt8(ascii: "\""))
+            // Runs of plain bytes are copied whole; only the bytes that need it are escaped.
+            var runStart = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                let escape: String
+                switch byte {
+                case UInt8(ascii: "\""): escape = "\\\""
+                case UInt8(ascii: "\\"): escape = "\\\\"
+                case UInt8(ascii: "\n"): escape = "\\n"
+                case UInt8(ascii: "\r"): escape = "\\r"
+                case UInt8(ascii: "\t"): escape = "\\t"
+                case _ where byte < 0x20 || byte == 0x7F: escape = "\\u{\(String(byte, radix: 16))}"
+                default: continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                out.append(contentsOf: escape.utf8)
+                runStart = index + 1
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+            out.append(UInt8(ascii: "\""))
         }
-        out.append(UInt8(ascii: "\""))
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -50,9 +50,9 @@ public struct PolicyResponder: SocketmapResponder {
     private func report(_ request: SocketmapRequest, domain: String, _ decision: PolicyService.Decision, since started: ContinuousClock.Instant) -> SocketmapReply {
         let elapsed = ContinuousClock.now - started
         logger.info("decision", metadata: [
-            "zone": "\(request.name)", "domain": "\(domain)", "answer": "\(decision.reply.payload)",
-            "why": "\(decision.reason)", "from": "\(decision.source)",
-            "ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "zone": .string(request.name), "domain": .string(domain), "answer": .string(decision.reply.payload),
+            "why": .string(decision.reason), "from": .string(decision.source),
+            "ms": .string(String(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)),
         ])
         DaemonMetrics.lookup(answer: decision.reply.kind, from: decision.source, seconds: elapsed.seconds)
         return decision.reply

@@ -24,6 +24,7 @@ public final class PolicyService: Sendable {
     /// How long a refresh may take in the background (RFC 8461 §3.3 suggests a minute).
     public let backgroundLimit: Duration
     private let hot: MemoryCache
+    private let answers: AnswerMemo
     private let durable: CacheBackend?
     private let stages: StageClient
     private let logger: Logger
@@ -38,6 +39,7 @@ public final class PolicyService: Sendable {
         self.dane = dane
         self.rules = rules
         self.hot = hot
+        self.answers = AnswerMemo(capacity: min(hot.capacity, 16_384))
         self.durable = durable
         self.stages = stages
         self.logger = logger
@@ -117,16 +119,21 @@ public final class PolicyService: Sendable {
     }
 
     private func decision(_ entry: CacheEntry, domain: String, zone: ZoneConfig, source: String) -> Decision {
+        let answer = answers.answer(for: entry, options: zone.answerOptions) { Self.render(entry, domain: domain, options: zone.answerOptions) }
+        return Decision(reply: answer.reply, reason: answer.reason, source: source)
+    }
+
+    private static func render(_ entry: CacheEntry, domain: String, options: ZoneOptions) -> AnswerMemo.Answer {
         guard let policy = entry.policy else {
-            return Decision(reply: .notFound, reason: entry.failedID == nil ? "no MTA-STS policy" : "policy fetch failed", source: source)
+            return .init(reply: .notFound, reason: entry.failedID == nil ? "no MTA-STS policy" : "policy fetch failed")
         }
-        switch TLSPolicyAnswer.render(policy, domain: domain, options: zone.answerOptions) {
+        switch TLSPolicyAnswer.render(policy, domain: domain, options: options) {
         case .policy(let value):
-            return Decision(reply: .ok(value), reason: "policy \(entry.policyID ?? "") in \(policy.mode.rawValue) mode", source: source)
+            return .init(reply: .ok(value), reason: "policy \(entry.policyID ?? "") in \(policy.mode.rawValue) mode")
         case .noPolicy(let why):
-            return Decision(reply: .notFound, reason: why, source: source)
+            return .init(reply: .notFound, reason: why)
         case .tooLarge(let size):
-            return Decision(reply: .notFound, reason: "the policy's answer (\(size) bytes) exceeds Postfix's limit", source: source)
+            return .init(reply: .notFound, reason: "the policy's answer (\(size) bytes) exceeds Postfix's limit")
         }
     }
 

@@ -171,6 +171,33 @@ final class DomainNameTests: XCTestCase {
         XCTAssertTrue(DomainName.isValidHostname(name253))
         XCTAssertFalse(DomainName.isValidHostname(name253 + "b"))
     }
+
+    /// Each problem a host name can have is named, the first one found in the order the checks read:
+    /// length, label count, then label by label, then the digits rules.
+    func testEachHostnameProblemIsNamed() {
+        let cases: [(String, String)] = [
+            ("com", "it has a single label (a policy domain has at least two)"),
+            ("a..example", "it has an empty label"),
+            (".example.com", "it has an empty label"),
+            ("\(label63)a.example", "a label is longer than 63 characters"),
+            ("-a.example", "a label begins or ends with a hyphen"),
+            ("a-.example", "a label begins or ends with a hyphen"),
+            ("a_b.example", "it has a character other than letters, digits and hyphens"),
+            ("a..b_c.example", "it has an empty label"),
+            ("1.2.3.4.5", "it is an IPv4 address, not a name"),
+            ("example.123", "the last label is all digits"),
+            (String(repeating: "a.", count: 127) + "a", "it is longer than 253 characters"),
+        ]
+        for (input, expected) in cases {
+            let message = problem(input)
+            XCTAssertTrue(message.hasSuffix(expected), "\(input): \(message)")
+        }
+        for valid in ["a.b", "1a.example", "example.1a", "x-y.example.org", "\(label63).\(label63).example"] {
+            XCTAssertTrue(DomainName.isValidHostname(valid), valid)
+        }
+        XCTAssertFalse(DomainName.isValidHostname(""))
+        XCTAssertFalse(DomainName.isValidHostname("Mail.example.com"))
+    }
 }
 
 final class PlainHostnameTests: XCTestCase {

@@ -190,6 +190,23 @@ final class SocketmapServerTests: XCTestCase {
         await limited.shutdown()
     }
 
+    func testAConnectionInUseOutlivesTheIdleTimeout() async throws {
+        let limited = try await useServer(limits: ConnectionLimits(idleTimeout: .milliseconds(300)))
+        let fd = connectClient()
+        defer { close(fd) }
+        // A request every 100 ms for a second: more than three idle timeouts, never idle for one.
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(1) {
+            write(fd, ns("postfix busy.example"))
+            XCTAssertEqual(receive(fd, count: ns("OK postfix busy.example").utf8.count), ns("OK postfix busy.example"))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let idleStart = ContinuousClock.now
+        XCTAssertEqual(receive(fd), "", "closed once idle")
+        XCTAssertGreaterThan(ContinuousClock.now - idleStart, .milliseconds(150))
+        await limited.shutdown()
+    }
+
     func testARequestTrickledByteByByteDoesNotKeepTheConnection() async throws {
         let limited = try await useServer(limits: ConnectionLimits(idleTimeout: .milliseconds(400)))
         let fd = connectClient()

@@ -89,23 +89,41 @@ public enum DomainName {
 
     /// What is wrong with `name` as a normalised host name, in words; nil when nothing is.
     static func hostnameProblem(_ name: String) -> String? {
-        let bytes = Array(name.utf8)
+        var name = name
+        // Every Postfix lookup and every mx pattern of an answer passes here: one pass over contiguous
+        // bytes, no arrays.
+        return name.withUTF8 { hostnameProblem(bytes: $0) }
+    }
+
+    private static func hostnameProblem(bytes: UnsafeBufferPointer<UInt8>) -> String? {
         if bytes.isEmpty { return "it is empty" }
         if bytes.count > maxNameBytes { return "it is longer than \(maxNameBytes) characters" }
-        let labels = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        if labels.count < 2 { return "it has a single label (a policy domain has at least two)" }
-        for label in labels {
+        guard bytes.contains(UInt8(ascii: ".")) else { return "it has a single label (a policy domain has at least two)" }
+        var start = 0
+        var allLabelsDigits = true
+        var lastLabelDigits = true
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: ".") { end += 1 }
+            let label = UnsafeBufferPointer(rebasing: bytes[start..<end])
             if label.isEmpty { return "it has an empty label" }
             if label.count > maxLabelBytes { return "a label is longer than \(maxLabelBytes) characters" }
             if label.first == UInt8(ascii: "-") || label.last == UInt8(ascii: "-") {
                 return "a label begins or ends with a hyphen"
             }
-            for byte in label where !isLDH(byte) {
-                return isUpperASCII(byte) ? "it has upper-case letters" : "it has a character other than letters, digits and hyphens"
+            var digits = true
+            for byte in label {
+                guard isLDH(byte) else {
+                    return isUpperASCII(byte) ? "it has upper-case letters" : "it has a character other than letters, digits and hyphens"
+                }
+                if !isDigit(byte) { digits = false }
             }
+            allLabelsDigits = allLabelsDigits && digits
+            lastLabelDigits = digits
+            start = end + 1
         }
-        if labels.allSatisfy({ $0.allSatisfy(isDigit) }) { return "it is an IPv4 address, not a name" }
-        if labels.last!.allSatisfy(isDigit) { return "the last label is all digits" }
+        if allLabelsDigits { return "it is an IPv4 address, not a name" }
+        if lastLabelDigits { return "the last label is all digits" }
         return nil
     }
 

@@ -11,15 +11,16 @@ public enum PolicyKey: Sendable, Equatable {
     case noPolicy(String)
 
     public static func resolve(_ key: String) -> PolicyKey {
-        if key.hasPrefix(".") { return .noPolicy("parent-domain probe") }
+        // Bytes, not Characters: the common key is a plain host name, and ":" "[" "." are ASCII.
+        if key.utf8.first == UInt8(ascii: ".") { return .noPolicy("parent-domain probe") }
         var host = Substring(key)
-        if host.hasPrefix("[") {
+        if host.utf8.first == UInt8(ascii: "[") {
             guard let close = host.firstIndex(of: "]") else { return .noPolicy("unbalanced brackets") }
             let rest = host[host.index(after: close)...]
             guard rest.isEmpty || isPort(rest) else { return .noPolicy("unexpected text after ]") }
             host = host[host.index(after: host.startIndex)..<close]
             if host.lowercased().hasPrefix("ipv6:") || host.contains(":") { return .noPolicy("address literal") }
-        } else if let colon = host.lastIndex(of: ":") {
+        } else if let colon = host.utf8.lastIndex(of: UInt8(ascii: ":")) {
             let port = host[colon...]
             // A bare IPv6 address has colons but is no host:port.
             guard isPort(port), !host[..<colon].contains(":") else { return .noPolicy("address literal") }

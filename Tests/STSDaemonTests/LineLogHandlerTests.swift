@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import STSCore
+import STSDaemon
+import XCTest
+
+final class LineLogHandlerTests: XCTestCase {
+    /// The lines a handler writes for `body`, read back through a pipe.
+    func lines(format: LineLogHandler.Format = .text, level: Logger.Level = .info, _ body: (Logger) -> Void) -> [String] {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        let sink = LineLogHandler.Sink(fd: fds[1])
+        let logger = Logger(label: "sts-test") { label in LineLogHandler(label: label, sink: sink, level: level, format: format) }
+        body(logger)
+        sink.flush()
+        close(fds[1])
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fds[0], &chunk, chunk.count)
+            if count <= 0 { break }
+            bytes += chunk[..<count]
+        }
+        close(fds[0])
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    func testATextLineHasTimeLevelLabelMessageAndSortedMetadata() throws {
+        let written = lines { $0.info("decision", metadata: ["zone": "postfix", "domain": "example.com", "ms": "0"]) }
+        XCTAssertEqual(written.count, 1)
+        let line = try XCTUnwrap(written.first)
+        let parts = line.split(separator: " ", maxSplits: 1)
+        XCTAssertEqual(parts.first?.count, "2026-11-25T09:37:05Z".count)
+        XCTAssertTrue(parts.first?.hasSuffix("Z") ?? false)
+        XCTAssertEqual(parts.last, "info sts-test: decision domain=example.com ms=0 zone=postfix")
+    }
+
+    func testValuesThatCouldBreakTheLineAreQuotedAndEscaped() throws {
+        let hostile = "OK secure match=a\"b\\c\nnext\r\t\u{1}\u{7F}end"
+        let written = lines { $0.warning("decision", metadata: ["answer": .string(hostile), "plain": "x"]) }
+        XCTAssertEqual(written.count, 1, "one line whatever the value holds")
+        XCTAssertTrue(try XCTUnwrap(written.first).hasSuffix(#" answer="OK secure match=a\"b\\c\nnext\r\t\u{1}\u{7f}end" plain=x"#), written[0])
+    }
+
+    func testNonStringValuesAndLevelsBelowTheThreshold() throws {
+        let written = lines(level: .notice) { logger in
+            logger.info("dropped")
+            logger.notice("kept", metadata: ["count": .stringConvertible(42), "list": .array(["a", "b"])])
+        }
+        XCTAssertEqual(written.count, 1)
+        XCTAssertTrue(try XCTUnwrap(written.first).hasSuffix(#"notice sts-test: kept count=42 list="[\"a\", \"b\"]""#), written[0])
+    }
+
+    func testAJSONLineIsOneObjectWithEveryField() throws {
+        let written = lines(format: .json) { $0.info("decision", metadata: ["answer": "OK secure match=a", "domain": "example.com"]) }
+        XCTAssertEqual(written.count, 1)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(written[0].utf8)) as? [String: String])
+        XCTAssertEqual(object["level"], "info")
+        XCTAssertEqual(object["logger"], "sts-test")
+        XCTAssertEqual(object["message"], "decision")
+        XCTAssertEqual(object["answer"], "OK secure match=a")
+        XCTAssertEqual(object["domain"], "example.com")
+        XCTAssertNotNil(object["time"])
+    }
+}
