@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
 
-        // The RFC logic: domain names, TXT records, policies, Postfix answers, JSON. Pure functions.
+        // The RFC logic (domain names, TXT records, policies, Postfix answers, JSON) and the system helpers all share.
         .target(name: "STSCore", dependencies: ["CIDN2"]),
         // The JSON-line stage runner every stage executable is built on.
         .target(name: "STSStage", dependencies: [

@@ -62,7 +62,7 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         let backend = root.backend.open()
         let options = ZoneOptions(requireSNI: !noSNI, strictTesting: strictTesting, tlsrpt: tlsrpt)
-        let now = CacheStage.wallClock()
+        let now = UnixTime.now()
         var output = LineOutput()
         do {
             try await CacheScan.forEach(backend) { entry in
