@@ -3,9 +3,9 @@ import Glibc
 #endif
 import ArgumentParser
 import STSCache
+import STSCacheStages
 import STSCore
 import STSStage
-import STSStages
 
 struct Dump: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
