@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
 
-        // The RFC logic: domain names, TXT records, policies, Postfix answers, JSON. Pure functions.
+        // The RFC logic (domain names, TXT records, policies, Postfix answers, JSON) and the system helpers all share.
         .target(name: "STSCore", dependencies: ["CIDN2"]),
         // The JSON-line stage runner every stage executable is built on.
         .target(name: "STSStage", dependencies: [
@@ -67,29 +67,39 @@ let package = Package(
         .target(name: "STSFetch", dependencies: ["STSCore", "CCurl"]),
         // DNS lookups through libunbound.
         .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
-        // What each stage does to a record: reads its inputs, calls the libraries, writes its key.
-        .target(name: "STSStages", dependencies: ["STSCore", "STSStage", "STSDNS", "STSFetch", "STSCache"]),
+        // What each stage does to a record: one target per stage, so a stage links only its own C libraries.
+        // sts-dns: the `txt` (and `dane`) of a record, through STSDNS.
+        .target(name: "STSDNSStage", dependencies: ["STSCore", "STSStage", "STSDNS"]),
+        // sts-fetch: the `fetch` of a record, through STSFetch.
+        .target(name: "STSFetchStage", dependencies: ["STSCore", "STSStage", "STSFetch"]),
+        // sts-parse: the `policy` of a record, from its fetched body.
+        .target(name: "STSParseStage", dependencies: ["STSCore", "STSStage"]),
+        // sts-cache: the lookup, store and ops stages and the whole-cache scans (dump, export, purge).
+        .target(name: "STSCacheStages", dependencies: ["STSCore", "STSStage", "STSCache"]),
+        // sts-query: what a record that went through the whole pipeline means, and its report.
+        .target(name: "STSVerdict", dependencies: ["STSCore", "STSStage"]),
 
         .executableTarget(name: "sts-dns", dependencies: [
-            "STSCore", "STSStage", "STSStages", "STSDNS",
+            "STSCore", "STSStage", "STSDNSStage", "STSDNS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sts-fetch", dependencies: [
-            "STSCore", "STSStage", "STSStages", "STSFetch",
+            "STSCore", "STSStage", "STSFetchStage", "STSFetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sts-parse", dependencies: [
-            "STSCore", "STSStage", "STSStages",
+            "STSCore", "STSStage", "STSParseStage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .executableTarget(name: "sts-cache", dependencies: [
-            "STSCore", "STSStage", "STSStages", "STSCache",
+            "STSCore", "STSStage", "STSCacheStages", "STSCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Runs the stage executables as child processes; it links none of their libraries.
         .executableTarget(name: "sts-query", dependencies: [
-            "STSCore", "STSStage", "STSStages",
+            "STSCore", "STSStage", "STSVerdict",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -103,7 +113,9 @@ let package = Package(
         ]),
 
         .testTarget(name: "STSCoreTests", dependencies: ["STSCore"]),
-        .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSStages", "STSCore", "STSCache", "STSFetch"]),
+        .testTarget(name: "STSStageTests", dependencies: ["STSStage", "STSCore"]),
+        .testTarget(name: "STSCacheStagesTests", dependencies: ["STSCacheStages", "STSCache", "STSCore", "STSStage", "STSFetch"]),
+        .testTarget(name: "STSVerdictTests", dependencies: ["STSVerdict", "STSCore"]),
         .testTarget(name: "STSDNSTests", dependencies: ["STSDNS", "STSCore"]),
         .testTarget(name: "STSFetchTests", dependencies: ["STSFetch", "STSCore", "CCurl"]),
         .testTarget(name: "STSCacheTests", dependencies: ["STSCache", "STSCore"]),

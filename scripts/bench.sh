@@ -5,10 +5,10 @@
 #   sudo scripts/bench.sh [options]
 #
 # What it does:
-#   1. builds sts (swift build -c release) and the two C programs of scripts/bench/: smload, the load client
-#      (C persistent connections, one request in flight on each, like Postfix), and smfloor, the floor (a
-#      minimal epoll server that answers every request with a fixed reply: the fastest any daemon could
-#      answer on this machine);
+#   1. builds sts (swift build -c release --static-swift-stdlib, as scripts/run.sh does) and the two C
+#      programs of scripts/bench/: smload, the load client (C persistent connections, one request in
+#      flight on each, like Postfix), and smfloor, the floor (a minimal epoll server that answers every
+#      request with a fixed reply: the fastest any daemon could answer on this machine);
 #   2. makes a virtualenv (.venv-bench/) with postfix-mta-sts-resolver==1.5.1, uvloop, aiosqlite,
 #      matplotlib and cryptography from PyPI;
 #   3. brings up the test world (scripts/world/up.sh) in its own network namespace (default sts-bench, state
@@ -74,11 +74,14 @@ done
 say() { echo "bench: $*" >&2; }
 
 # --- builds --------------------------------------------------------------------------------------
+# The release scripts/run.sh and scripts/install.sh build (the Swift runtime linked statically, see
+# scripts/run.sh), so that what is measured is what is deployed.
+release=(-c release --static-swift-stdlib)
 if ((build)); then
-    say "building sts (swift build -c release)"
-    swift build -c release 2>&1 | tail -n 3 >&2
+    say "building sts (swift build ${release[*]})"
+    swift build "${release[@]}" 2>&1 | tail -n 3 >&2
 fi
-sts_bin=$(swift build -c release --show-bin-path)
+sts_bin=$(swift build "${release[@]}" --show-bin-path)
 [[ -x $sts_bin/sts-socketmapd ]] || { echo "bench: no $sts_bin/sts-socketmapd (build first)" >&2; exit 1; }
 mkdir -p scripts/bench/bin
 for tool in smload smfloor; do

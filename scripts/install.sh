@@ -27,8 +27,11 @@ if [[ -n ${STS_BIN:-} ]]; then
     built=$STS_BIN
 else
     scripts/install-deps.sh
-    swift build -c release
-    built=$(swift build -c release --show-bin-path)
+    # Built as scripts/run.sh builds it (the Swift runtime linked statically, see there): the installed
+    # commands do not depend on the toolchain's libraries in /opt/swift.
+    release=(-c release --static-swift-stdlib)
+    swift build "${release[@]}"
+    built=$(swift build "${release[@]}" --show-bin-path)
 fi
 install -d "$bin" "$man/man1" "$man/man5" "$man/man8"
 for command in "${commands[@]}"; do install -m 0755 "$built/$command" "$bin/$command"; done

@@ -1,5 +1,8 @@
 import CPostgres
-import Foundation
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import STSCore
 
 /// The `postgres` backend: one table, `sts_policy` (domain, the entry as JSON, expiry, last use),
@@ -44,11 +47,11 @@ public final class PostgresCache: CacheBackend, @unchecked Sendable {
     static func redacted(_ dsn: String) -> String {
         var text = dsn
         // postgres://user:secret@host/db and password=secret
-        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
+        if let scheme = text.firstRange(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
             let colon = text[scheme.upperBound..<at].firstIndex(of: ":") {
             text.replaceSubrange(text.index(after: colon)..<at, with: "***")
         }
-        while let range = text.range(of: "password=") {
+        while let range = text.firstRange(of: "password=") {
             let end = text[range.upperBound...].firstIndex(where: { $0 == " " || $0 == "&" }) ?? text.endIndex
             text.replaceSubrange(range.lowerBound..<end, with: "password-hidden")
         }
@@ -137,7 +140,7 @@ public final class PostgresCache: CacheBackend, @unchecked Sendable {
 
     public func get(_ domain: String) async throws(STSError) -> CacheEntry? {
         try await run { cache, connection throws(STSError) -> CacheEntry? in
-            let rows = try cache.execute(connection, "UPDATE sts_policy SET last_used = $2 WHERE domain = $1 RETURNING entry", [domain, String(Self.now())])
+            let rows = try cache.execute(connection, "UPDATE sts_policy SET last_used = $2 WHERE domain = $1 RETURNING entry", [domain, String(UnixTime.now())])
             guard let text = rows.first?.first ?? nil else { return nil }
             return Self.entry(text, domain: domain)
         }
@@ -148,7 +151,7 @@ public final class PostgresCache: CacheBackend, @unchecked Sendable {
             try cache.execute(connection, """
                 INSERT INTO sts_policy (domain, entry, expires_at, last_used) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (domain) DO UPDATE SET entry = EXCLUDED.entry, expires_at = EXCLUDED.expires_at, last_used = EXCLUDED.last_used
-                """, [entry.domain, JSONWriter.string(entry.json), String(entry.expiresAt), String(Self.now())])
+                """, [entry.domain, JSONWriter.string(entry.json), String(entry.expiresAt), String(UnixTime.now())])
             try cache.evictIfFull(connection)
         }
     }
@@ -159,7 +162,7 @@ public final class PostgresCache: CacheBackend, @unchecked Sendable {
         guard putsSinceEvictionCheck >= max(1, min(64, capacity / 16)) else { return }
         putsSinceEvictionCheck = 0
         // Entries a day past their expiry are of no use any more (TTLs in a shared store).
-        try execute(connection, "DELETE FROM sts_policy WHERE expires_at < $1", [String(Self.now() - 86400)])
+        try execute(connection, "DELETE FROM sts_policy WHERE expires_at < $1", [String(UnixTime.now() - 86400)])
         guard let text = try execute(connection, "SELECT count(*) FROM sts_policy", []).first?.first ?? nil, let count = Int(text), count > capacity else { return }
         try execute(connection, "DELETE FROM sts_policy WHERE domain IN (SELECT domain FROM sts_policy ORDER BY last_used LIMIT $1)", [String(count - capacity)])
     }
@@ -209,11 +212,9 @@ public final class PostgresCache: CacheBackend, @unchecked Sendable {
 
     /// libpq's messages span lines (a hint after a tab); logs and errors want one.
     static func oneLine(_ message: String) -> String {
-        message.split(whereSeparator: { $0 == "\n" || $0 == "\t" || $0 == "\r" }).map { $0.trimmingCharacters(in: .whitespaces) }
+        message.split(whereSeparator: { $0 == "\n" || $0 == "\t" || $0 == "\r" }).map { $0.trimming(" ") }
             .filter { !$0.isEmpty }.joined(separator: " ")
     }
-
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 }
 
 extension Array where Element == String {

@@ -1,6 +1,8 @@
 import CHiredis
-import Foundation
 import STSCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One value of a redis reply.
 enum RedisValue: Equatable {

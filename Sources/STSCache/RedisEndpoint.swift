@@ -30,7 +30,7 @@ public struct RedisEndpoint: Sendable, Equatable {
     /// Parses a redis URL; the error says what is wrong (the password is never repeated).
     public static func parse(url: String) throws(STSError) -> RedisEndpoint {
         func fail(_ why: String) -> STSError { STSError(.invalidInput, "redis url: \(why)") }
-        let schemeEnd = url.range(of: "://")
+        let schemeEnd = url.firstRange(of: "://")
         guard let schemeEnd else { throw fail("expected redis://HOST[:PORT][/DB] or unix:///PATH") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         var rest = String(url[schemeEnd.upperBound...])

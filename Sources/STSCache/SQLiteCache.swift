@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import STSCore
 
 /// The `sqlite` backend: one file, WAL journal, at most `capacity` entries (the least recently used
@@ -64,7 +63,7 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
     public func get(_ domain: String) async throws(STSError) -> CacheEntry? {
         try await run { [database] () throws(STSError) -> CacheEntry? in
             guard let row = try database.query("SELECT \(Self.columns) FROM sts_policy WHERE domain = ?", [.text(domain)]).first else { return nil }
-            try database.query("UPDATE sts_policy SET last_used = ? WHERE domain = ?", [.int(Self.now()), .text(domain)])
+            try database.query("UPDATE sts_policy SET last_used = ? WHERE domain = ?", [.int(UnixTime.now()), .text(domain)])
             return Self.entry(row)
         }
     }
@@ -76,7 +75,7 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
                 "INSERT OR REPLACE INTO sts_policy (\(Self.columns), last_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [.text(entry.domain), entry.policyID.map { .text($0) } ?? .null, policyText.map { .text($0) } ?? .null,
                  .int(entry.fetchedAt), .int(entry.confirmedAt), .int(entry.expiresAt),
-                 entry.failedAt.map { .int($0) } ?? .null, entry.failedID.map { .text($0) } ?? .null, .int(Self.now())])
+                 entry.failedAt.map { .int($0) } ?? .null, entry.failedID.map { .text($0) } ?? .null, .int(UnixTime.now())])
             try evictIfFull()
         }
     }
@@ -140,6 +139,4 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
         if case .text(let failedID) = row[7] { object["failed_id"] = .string(failedID) }
         return CacheEntry(json: .object(object))
     }
-
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 }

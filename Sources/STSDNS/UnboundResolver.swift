@@ -1,6 +1,5 @@
 import CUnbound
 import STSCore
-import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -21,9 +20,7 @@ public final class UnboundResolver: Sendable {
         self.configuration = configuration
         self.loop = try EventLoop(configuration)
         let loop = self.loop
-        let thread = Thread { loop.run() }
-        thread.name = "sts-dns-unbound"
-        thread.start()
+        DetachedThread.start(name: "sts-dns-unbound") { loop.run() }
     }
 
     /// Asks one question. Never throws: a failure is an `STSError` with a DNS kind.

@@ -1,6 +1,9 @@
-import Foundation
+import Dispatch
 import Logging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 import STSCore
 
@@ -58,16 +61,8 @@ public struct LineLogHandler: LogHandler {
 
         private static func drain(_ state: inout State) {
             guard !state.buffer.isEmpty else { return }
-            let fd = state.fd
-            _ = state.buffer.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let written = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    if written <= 0 { break }
-                    offset += written
-                }
-            }
+            // A log that cannot be written (full disk) must not stop lookups: the batch is dropped.
+            _ = FileDescriptorWriter.writeAll(state.fd, state.buffer)
             state.buffer.removeAll(keepingCapacity: true)
         }
 
@@ -179,9 +174,7 @@ enum LogTimestamp {
     private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
 
     static func now() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        let second = spec.tv_sec
+        let second = Int(UnixTime.now())
         if let text = cache.withLock({ $0.second == second ? $0.text : nil }) { return text }
         var seconds = second
         var parts = tm()

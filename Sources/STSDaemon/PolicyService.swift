@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import STSCache
 import STSConfig
@@ -34,7 +33,7 @@ public final class PolicyService: Sendable {
     public let dane: DANECache?
 
     public init(rules: CacheRules, hot: MemoryCache, durable: CacheBackend?, stages: StageClient, logger: Logger, dane: DANECache? = nil,
-                backgroundLimit: Duration = .seconds(60), clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) })
+                backgroundLimit: Duration = .seconds(60), clock: @escaping @Sendable () -> Int64 = UnixTime.now)
     {
         self.dane = dane
         self.rules = rules

@@ -1,4 +1,3 @@
-import Foundation
 import STSCore
 #if canImport(Glibc)
 import Glibc
@@ -42,7 +41,9 @@ public enum SocketActivation {
     /// removed so that the stage processes we start do not think the sockets are theirs, and the
     /// descriptors are marked close-on-exec for the same reason.
     public static func inherited() throws(STSError) -> [Socket] {
-        let sockets = try sockets(environment: ProcessInfo.processInfo.environment, pid: getpid())
+        let names = ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"]
+        let environment = Dictionary(uniqueKeysWithValues: names.compactMap { name in getenv(name).map { (name, String(cString: $0)) } })
+        let sockets = try sockets(environment: environment, pid: getpid())
         unsetenv("LISTEN_PID")
         unsetenv("LISTEN_FDS")
         unsetenv("LISTEN_FDNAMES")

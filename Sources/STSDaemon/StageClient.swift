@@ -1,4 +1,3 @@
-import Foundation
 import STSCore
 import STSStage
 import Synchronization
@@ -145,20 +144,16 @@ public final class StageClient: Sendable {
         }
         let running = Running(pipeline: pipeline, generation: state.generation)
         state.running = running
-        let reader = Thread { [self] in self.read(running) }
-        reader.name = "sts-stage-reader"
-        reader.start()
+        DetachedThread.start(name: "sts-stage-read") { [self] in self.read(running) }
         // A dead stage must end its generation at once: the end of file it leaves behind only reaches
         // the reader once the stages after it have finished their own work, which can take a fetch's
         // whole timeout.
         for child in pipeline.children {
-            let watcher = Thread { [self] in
+            DetachedThread.start(name: "sts-stage-wait") { [self] in
                 var info = siginfo_t()
                 while waitid(P_PID, id_t(child.pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
                 self.stop(generation: running.generation)
             }
-            watcher.name = "sts-stage-watcher"
-            watcher.start()
         }
         return running
     }

@@ -1,7 +1,9 @@
 import CCurl
-import Foundation
 import STSCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Fetches policies over HTTPS with libcurl's multi interface: any number of transfers in flight in
 /// one thread that owns the multi handle, each with its own timeouts, so a slow host holds back no one.
@@ -20,9 +22,7 @@ public final class PolicyFetcher: Sendable {
         self.configuration = configuration
         loop = try CurlLoop()
         let loop = self.loop
-        let thread = Thread { loop.run() }
-        thread.name = "sts-fetch-curl"
-        thread.start()
+        DetachedThread.start(name: "sts-fetch-curl") { loop.run() }
     }
 
     /// Fetches the policy of a normalised (A-label) domain. Never throws: a failure is in the outcome.

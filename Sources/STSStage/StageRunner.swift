@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
-import Foundation
 import STSCore
 
 /// The one JSON-line loop every stage runs: read records from stdin, process up to `concurrency` of
@@ -44,7 +43,7 @@ public struct StageRunner: Sendable {
         // Reading blocks, so it has a thread of its own; the permit it takes before handing a line on
         // is what bounds the work (and, ordered, the lines waiting to be written) to `concurrency`.
         let lines = AsyncStream<Numbered> { continuation in
-            let reader = Thread {
+            DetachedThread.start(name: "sts-stage-input") {
                 var reader = LineReader(fd: input, maxLineBytes: maxLineBytes)
                 var sequence = 0
                 var lineNumber = 0
@@ -57,7 +56,6 @@ public struct StageRunner: Sendable {
                 }
                 continuation.finish()
             }
-            reader.start()
         }
 
         await withDiscardingTaskGroup { group in

@@ -1,8 +1,8 @@
 import ArgumentParser
 import STSCache
+import STSCacheStages
 import STSCore
 import STSStage
-import STSStages
 
 struct Lookup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

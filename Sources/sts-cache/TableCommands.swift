@@ -3,9 +3,9 @@ import Glibc
 #endif
 import ArgumentParser
 import STSCache
+import STSCacheStages
 import STSCore
 import STSStage
-import STSStages
 
 struct Dump: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,7 +62,7 @@ struct Export: AsyncParsableCommand {
     func run() async throws {
         let backend = root.backend.open()
         let options = ZoneOptions(requireSNI: !noSNI, strictTesting: strictTesting, tlsrpt: tlsrpt)
-        let now = CacheStage.wallClock()
+        let now = UnixTime.now()
         var output = LineOutput()
         do {
             try await CacheScan.forEach(backend) { entry in

@@ -1,8 +1,8 @@
 import ArgumentParser
 import STSCore
 import STSDNS
+import STSDNSStage
 import STSStage
-import STSStages
 
 @main
 struct DNSCommand: AsyncParsableCommand {

@@ -4,8 +4,8 @@ import Glibc
 import ArgumentParser
 import STSCore
 import STSFetch
+import STSFetchStage
 import STSStage
-import STSStages
 
 @main
 struct FetchCommand: AsyncParsableCommand {

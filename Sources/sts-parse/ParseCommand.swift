@@ -1,7 +1,7 @@
 import ArgumentParser
 import STSCore
+import STSParseStage
 import STSStage
-import STSStages
 
 @main
 struct ParseCommand: AsyncParsableCommand {

@@ -2,7 +2,7 @@ import ArgumentParser
 import Dispatch
 import STSCore
 import STSStage
-import STSStages
+import STSVerdict
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,8 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import NIOCore
@@ -82,8 +85,8 @@ struct SocketmapdCommand: ParsableCommand {
             return
         }
         if let pidfile {
-            do { try "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8) } catch {
-                CommandFailure.exit("sts-socketmapd", "cannot write pid file \(pidfile): \(error.localizedDescription)")
+            if let failure = Self.writePIDFile(pidfile) {
+                CommandFailure.exit("sts-socketmapd", "cannot write pid file \(pidfile): \(failure)")
             }
         }
 
@@ -113,7 +116,7 @@ struct SocketmapdCommand: ParsableCommand {
         var dnsArguments = stageConcurrency
         var daneCache: DANECache?
         if let anchor = daemonConfig.dnssecTrustAnchor {
-            guard FileManager.default.isReadableFile(atPath: anchor) else {
+            guard access(anchor, R_OK) == 0 else {
                 CommandFailure.exit("sts-socketmapd", "dnssec_trust_anchor: cannot read \(anchor)")
             }
             dnsArguments += ["--dane", "--trust-anchor", anchor]
@@ -186,7 +189,7 @@ struct SocketmapdCommand: ParsableCommand {
                 let fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
                 if fd >= 0 { sink.replace(with: fd) }
             }
-            guard config != nil || FileManager.default.fileExists(atPath: Self.defaultConfigPath) else { return }
+            guard config != nil || access(Self.defaultConfigPath, F_OK) == 0 else { return }
             do {
                 let loaded = try ConfigLoader.load(path: config ?? Self.defaultConfigPath)
                 for warning in loaded.warnings { logger.warning("\(warning)") }
@@ -215,14 +218,31 @@ struct SocketmapdCommand: ParsableCommand {
         Blocking.wait { await signals.waitForStop() }
     }
 
+    /// Writes our pid to a file beside `path` and renames it over `path`, so a reader never sees half
+    /// a pid and a symlink planted at `path` is replaced, not followed. nil, or why it failed.
+    static func writePIDFile(_ path: String) -> String? {
+        let temporary = "\(path).\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        let written = FileDescriptorWriter.writeAll(fd, Array("\(getpid())\n".utf8))
+        let failure = written ? nil : String(cString: strerror(errno))
+        close(fd)
+        guard failure == nil, rename(temporary, path) == 0 else {
+            let why = failure ?? String(cString: strerror(errno))
+            unlink(temporary)
+            return why
+        }
+        return nil
+    }
+
     /// The config file, or the embedded default; an invalid file stops the daemon with a message that
     /// names the key and the line.
     func loadConfig(logger: Logger) -> DaemonConfig {
         let path = config ?? Self.defaultConfigPath
-        if config == nil && !FileManager.default.fileExists(atPath: path) {
+        if config == nil && access(path, F_OK) != 0 {
             var embedded = DaemonConfig()
             embedded.cache.type = .sqlite
-            try? FileManager.default.createDirectory(atPath: "var", withIntermediateDirectories: true)
+            mkdir("var", 0o777)  // if this fails, opening the cache in it says why
             embedded.cache.options["filename"] = .scalar("var/sts-cache.db", plain: true, line: 0)
             logger.notice("no config file; using the embedded default", metadata: ["missing": "\(path)", "cache": "sqlite var/sts-cache.db"])
             return embedded

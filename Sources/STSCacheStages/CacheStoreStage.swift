@@ -15,7 +15,7 @@ public struct CacheStoreStage: RecordStage {
     public let now: @Sendable () -> Int64
     private let locks = CacheDomainLocks()
 
-    public init(backend: any CacheBackend, rules: CacheRules, now: @escaping @Sendable () -> Int64 = CacheStage.wallClock) {
+    public init(backend: any CacheBackend, rules: CacheRules, now: @escaping @Sendable () -> Int64 = UnixTime.now) {
         self.backend = backend
         self.rules = rules
         self.now = now

@@ -1,15 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import STSCache
 import STSCore
 import STSStage
 
-/// What the sts-cache stages share: the time source and the `cache` values they write.
+/// What the sts-cache stages share: the `cache` values they write.
 public enum CacheStage {
-    /// Wall-clock Unix seconds, the time every cache entry is written in.
-    public static let wallClock: @Sendable () -> Int64 = { Int64(time(nil)) }
-
     /// `{"status": "error", "error": {...}}`: a per-record failure; the stage goes on.
     public static func failure(_ error: STSError) -> JSONValue {
         ["status": "error", "error": error.json]
@@ -52,7 +46,7 @@ public struct CacheLookupStage: RecordStage {
     public let rules: CacheRules
     public let now: @Sendable () -> Int64
 
-    public init(backend: any CacheBackend, rules: CacheRules, now: @escaping @Sendable () -> Int64 = CacheStage.wallClock) {
+    public init(backend: any CacheBackend, rules: CacheRules, now: @escaping @Sendable () -> Int64 = UnixTime.now) {
         self.backend = backend
         self.rules = rules
         self.now = now

@@ -1,8 +1,8 @@
 import STSCache
+import STSCacheStages
 import STSCore
 import STSFetch
 import STSStage
-import STSStages
 import Synchronization
 import XCTest
 

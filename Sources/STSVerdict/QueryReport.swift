@@ -4,7 +4,7 @@ import STSCore
 public enum QueryReport {
     public static func text(_ record: JSONObject, verdict: Verdict) -> String {
         var lines: [String] = []
-        func add(_ label: String, _ text: String) { lines.append(label.padding(toLength: 9, withPad: " ", startingAt: 0) + text) }
+        func add(_ label: String, _ text: String) { lines.append(label + String(repeating: " ", count: max(0, 9 - label.count)) + text) }
 
         add("Domain:", record["domain"]?.stringValue ?? "?")
         if let txt = record["txt"] {

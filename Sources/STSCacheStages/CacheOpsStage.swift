@@ -19,7 +19,7 @@ public struct CacheOpsStage: RecordStage {
     public let rules: CacheRules
     public let now: @Sendable () -> Int64
 
-    public init(backend: any CacheBackend, rules: CacheRules, now: @escaping @Sendable () -> Int64 = CacheStage.wallClock) {
+    public init(backend: any CacheBackend, rules: CacheRules, now: @escaping @Sendable () -> Int64 = UnixTime.now) {
         self.backend = backend
         self.rules = rules
         self.now = now

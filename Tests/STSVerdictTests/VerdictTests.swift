@@ -1,5 +1,5 @@
 import STSCore
-import STSStages
+import STSVerdict
 import XCTest
 
 /// A record as `sts-dns | sts-fetch | sts-parse` leaves it for a domain with a valid policy.

@@ -1,7 +1,7 @@
 import STSCache
+import STSCacheStages
 import STSCore
 import STSStage
-import STSStages
 import XCTest
 
 final class CacheOpsStageTests: XCTestCase {
