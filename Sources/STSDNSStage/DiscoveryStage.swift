@@ -9,7 +9,13 @@ import STSStage
 ///     {"status": "none", "reason": "nxdomain" | "nodata" | "no-sts-record" | "multiple-records" | "invalid-record", "message": "..."}
 ///     {"status": "error", "error": {"kind": "dns-servfail" | "dns-timeout" | "dns-bogus" | "dns-error", "message": "..."}}
 ///
-/// With `dane`, it also adds `dane`: whether DANE (RFC 7672) applies to the domain's MX hosts, asked
+/// When a policy is found it also adds `policy_host`, the addresses of `mta-sts.<domain>` (A and AAAA,
+/// asked through the same resolver), so that sts-fetch connects to them without a lookup of its own:
+///
+///     {"name": "mta-sts.example.com", "addresses": ["192.0.2.1", "2001:db8::1"]}
+///
+/// (`addresses` is empty when neither lookup gave any; sts-fetch then looks the name up itself, and
+/// reports what fails.) With `dane`, it also adds `dane`: whether DANE (RFC 7672) applies to the domain's MX hosts, asked
 /// at the same time (see `DANEStatus.json`).
 ///
 /// A record without a usable `domain` gets a top-level `error` instead.
@@ -32,7 +38,17 @@ public struct DiscoveryStage: RecordStage {
         } else {
             record["txt"] = await discover(domain)
         }
+        if record["txt"]?["status"]?.stringValue == "found" {
+            record["policy_host"] = await policyHost(of: domain)
+        }
         return record
+    }
+
+    /// The `policy_host` value: the addresses of `mta-sts.<domain>` (see `PolicyHostLookup`).
+    public func policyHost(of domain: String) async -> JSONValue {
+        let name = "mta-sts.\(domain)"
+        let addresses = await PolicyHostLookup(resolver: resolver).addresses(of: name)
+        return ["name": .string(name), "addresses": .array(addresses.map(JSONValue.string))]
     }
 
     /// The `txt` value for a normalised domain.

@@ -26,11 +26,16 @@ public final class PolicyFetcher: Sendable {
     }
 
     /// Fetches the policy of a normalised (A-label) domain. Never throws: a failure is in the outcome.
-    public func fetch(domain: String) async -> FetchOutcome {
+    ///
+    /// `addresses` (canonical IP literals, see `IPAddress.canonical`), when given, are where the policy
+    /// host is: libcurl connects to them instead of looking the name up (its lookups through the
+    /// system resolver, a thread each, took tens to hundreds of milliseconds under load). The
+    /// certificate is still checked against the host name.
+    public func fetch(domain: String, addresses: [String] = []) async -> FetchOutcome {
         let transferConfiguration = configuration
         return await withCheckedContinuation { continuation in
             loop.submit(Transfer(host: FetchConfiguration.policyHost(for: domain), url: FetchConfiguration.policyURL(for: domain),
-                                 configuration: transferConfiguration, continuation: continuation))
+                                 addresses: addresses, configuration: transferConfiguration, continuation: continuation))
         }
     }
 }
@@ -39,6 +44,8 @@ public final class PolicyFetcher: Sendable {
 final class Transfer: @unchecked Sendable {
     let host: String
     let url: String
+    /// Where the host is, for libcurl's address list; empty: libcurl looks it up.
+    let addresses: [String]
     let configuration: FetchConfiguration
     let continuation: CheckedContinuation<FetchOutcome, Never>
     // Touched on the loop thread only.
@@ -51,9 +58,13 @@ final class Transfer: @unchecked Sendable {
     /// libcurl writes its error message here; it must outlive the easy handle.
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
 
-    init(host: String, url: String, configuration: FetchConfiguration, continuation: CheckedContinuation<FetchOutcome, Never>) {
+    /// The `+HOST:443:ADDRESSES` entry given to CURLOPT_RESOLVE; it must live until the handle is gone.
+    var resolveList: UnsafeMutablePointer<curl_slist>?
+
+    init(host: String, url: String, addresses: [String] = [], configuration: FetchConfiguration, continuation: CheckedContinuation<FetchOutcome, Never>) {
         self.host = host
         self.url = url
+        self.addresses = addresses
         self.configuration = configuration
         self.continuation = continuation
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -61,6 +72,7 @@ final class Transfer: @unchecked Sendable {
 
     deinit {
         errorBuffer.deallocate()
+        if let resolveList { curl_slist_free_all(resolveList) }
     }
 
     func fail(_ error: FetchError) {
@@ -180,6 +192,14 @@ final class CurlLoop: @unchecked Sendable {
         set(sts_curl_setopt_pointer(easy, CURLOPT_HEADERDATA, token))
         set(sts_curl_setopt_header_function(easy, curlHeader))
         set(sts_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer))
+        if !transfer.addresses.isEmpty {
+            // "+": the entry expires from libcurl's DNS cache like a looked-up one, rather than staying
+            // for the life of the process.
+            let list = transfer.addresses.map { IPAddress.isIPv6($0) ? "[\($0)]" : $0 }.joined(separator: ",")
+            transfer.resolveList = curl_slist_append(nil, "+\(transfer.host):443:\(list)")
+            if transfer.resolveList == nil { ok = false }
+            set(sts_curl_setopt_slist(easy, CURLOPT_RESOLVE, transfer.resolveList))
+        }
         guard ok, curl_multi_add_handle(multi, easy) == CURLM_OK else {
             curl_easy_cleanup(easy)
             transfer.fail(FetchError(.proto, "libcurl refused the transfer's settings"))

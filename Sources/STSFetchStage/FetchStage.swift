@@ -21,7 +21,16 @@ public struct FetchStage: RecordStage {
         guard FetchSkip.reason(for: record) == nil else { return record }
         var record = record
         guard let domain = DomainField.require(in: &record) else { return record }
-        record["fetch"] = await fetcher.fetch(domain: domain).json
+        record["fetch"] = await fetcher.fetch(domain: domain, addresses: Self.policyHostAddresses(in: record, domain: domain)).json
         return record
+    }
+
+    /// The addresses sts-dns found for the policy host (`policy_host`), when the record has them for
+    /// this domain's policy host; each must be an address literal, at most 16 of them.
+    static func policyHostAddresses(in record: JSONObject, domain: String) -> [String] {
+        guard let host = record["policy_host"], host["name"]?.stringValue == FetchConfiguration.policyHost(for: domain),
+            case .array(let values)? = host["addresses"]
+        else { return [] }
+        return Array(values.prefix(16).compactMap { $0.stringValue.flatMap(IPAddress.canonical) })
     }
 }

@@ -178,3 +178,17 @@ def test_unusable_resolver_is_a_clear_startup_error():
     assert run.returncode == 2
     assert run.stderr.startswith("sts-dns: ")
     assert "Traceback" not in run.stderr and "Fatal error" not in run.stderr
+
+
+def test_a_found_policy_comes_with_its_policy_hosts_addresses():
+    run = run_stage("sts-dns", "--ordered", input="good.test\nipv6.test\nnxdomain.test\nno-host.test\n")
+    assert run.returncode == 0, run.stderr
+    records = run.by_domain()
+    assert records["good.test"]["policy_host"] == {"name": "mta-sts.good.test", "addresses": ["127.0.0.10"]}
+    assert records["ipv6.test"]["policy_host"] == {"name": "mta-sts.ipv6.test", "addresses": ["::1"]}, "AAAA too"
+    assert "policy_host" not in records["nxdomain.test"], "no policy, no lookup"
+    # A TXT record but no address for the policy host: empty, and sts-fetch reports the failed lookup.
+    assert records["no-host.test"]["txt"]["status"] == "found"
+    assert records["no-host.test"]["policy_host"] == {"name": "mta-sts.no-host.test", "addresses": []}
+    fetched = run_stage("sts-fetch", input=[records["no-host.test"]]).records[0]["fetch"]
+    assert fetched["status"] == "error" and fetched["error"]["kind"] == "sts-policy-fetch-error", fetched

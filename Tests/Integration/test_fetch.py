@@ -362,3 +362,26 @@ def test_whole_pipeline_from_a_shell():
     assert good["policy"]["mode"] == "enforce" and good["policy"]["mx"] == ["mail.good.test", "*.mx.good.test"]
     assert nx["txt"]["reason"] == "nxdomain" and "fetch" not in nx and "policy" not in nx
     assert expired["fetch"]["error"]["kind"] == "sts-webpki-invalid" and "policy" not in expired
+
+
+# --- addresses from sts-dns ----------------------------------------------------------------------
+
+def test_the_addresses_sts_dns_found_are_where_sts_fetch_connects():
+    records = [
+        # Where nothing listens: the fetch fails, so these addresses, not DNS's, were used.
+        found("good.test", policy_host={"name": "mta-sts.good.test", "addresses": ["127.0.0.4"]}),
+        # nginx over IPv6 for a name whose DNS has only an IPv4 address; the certificate still matches.
+        found("wildcard-cert.test", policy_host={"name": "mta-sts.wildcard-cert.test", "addresses": ["::1"]}),
+        # Not address literals, or for another name: ignored, libcurl looks the host up itself.
+        found("crlf.test", policy_host={"name": "mta-sts.crlf.test", "addresses": ["mta-sts.evil.test", "127.0.0.10:80", "[::1]"]}),
+        found("charset.test", policy_host={"name": "mta-sts.other.test", "addresses": ["127.0.0.4"]}),
+    ]
+    run = run_stage("sts-fetch", "--ordered", input=records)
+    assert run.returncode == 0, run.stderr
+    fetched = {r["domain"]: r["fetch"] for r in run.records}
+    assert fetched["good.test"]["status"] == "error"
+    assert fetched["good.test"]["error"]["kind"] == "sts-policy-fetch-error", fetched["good.test"]
+    assert fetched["wildcard-cert.test"]["status"] == "ok", fetched["wildcard-cert.test"]
+    assert fetched["wildcard-cert.test"]["ip"] == "::1"
+    assert fetched["crlf.test"]["status"] == "ok", fetched["crlf.test"]
+    assert fetched["charset.test"]["status"] == "ok", fetched["charset.test"]
