@@ -6,14 +6,10 @@ import Synchronization
 public enum DaemonMetrics {
     /// One per lookup: `answer` (ok, notfound, temp, perm) and `from` (cache, refreshed, budget, none).
     public static func lookup(answer: String, from: String, seconds: Double) {
-        let (counter, timer) = lookupHandles.withLock { handles in
-            let key = LookupLabels(answer: answer, from: from)
-            if let known = handles[key] { return known }
-            let made = (Counter(label: "sts_lookups_total", dimensions: [("answer", answer), ("from", from)]),
-                        Timer(label: "sts_lookup_duration_seconds", dimensions: [("from", from)]))
-            handles[key] = made
-            return made
-        }
+        let key = LookupLabels(answer: answer, from: from)
+        // Every known pair has its handles made at start (read without a lock on every lookup); an
+        // unknown one, which no caller makes today, is looked up in the registry.
+        let (counter, timer) = lookupHandles[key] ?? makeLookupHandles(key)
         counter.increment()
         timer.recordNanoseconds(Int64(seconds * 1e9))
     }
@@ -24,10 +20,23 @@ public enum DaemonMetrics {
     }
 
     // Every lookup records these; made once rather than looked up in the registry each time.
-    private static let lookupHandles = Mutex<[LookupLabels: (Counter, Timer)]>([:])
     private struct LookupLabels: Hashable {
         var answer: String
         var from: String
+    }
+    private static let lookupHandles: [LookupLabels: (Counter, Timer)] = {
+        var handles: [LookupLabels: (Counter, Timer)] = [:]
+        for answer in ["ok", "notfound", "temp", "timeout", "perm"] {
+            for from in ["cache", "refreshed", "budget", "none"] {
+                let key = LookupLabels(answer: answer, from: from)
+                handles[key] = makeLookupHandles(key)
+            }
+        }
+        return handles
+    }()
+    private static func makeLookupHandles(_ key: LookupLabels) -> (Counter, Timer) {
+        (Counter(label: "sts_lookups_total", dimensions: [("answer", key.answer), ("from", key.from)]),
+         Timer(label: "sts_lookup_duration_seconds", dimensions: [("from", key.from)]))
     }
     private static let cacheHits = Counter(label: "sts_cache_lookups_total", dimensions: [("result", "hit")])
     private static let cacheMisses = Counter(label: "sts_cache_lookups_total", dimensions: [("result", "miss")])

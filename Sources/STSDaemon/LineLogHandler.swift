@@ -16,14 +16,19 @@ public struct LineLogHandler: LogHandler {
 
     /// Shared by every logger writing to the same place, so lines never interleave. Lines are gathered
     /// and written in batches (at 32 KiB, after 100 ms, at a warning or worse, and on `flush`): one
-    /// write per lookup would cost a busy daemon a fifth of its time.
+    /// write per lookup would cost a busy daemon a fifth of its time. The write itself happens outside
+    /// the lock that lines are added under, so no lookup waits for the disk; a second lock keeps the
+    /// batches in order.
     public final class Sink: Sendable {
         private struct State {
             var fd: Int32
             var buffer: [UInt8] = []
+            var spare: [UInt8] = []
             var flushScheduled = false
         }
         private let state: Mutex<State>
+        /// Held while a batch is written (taken before `state`, never the other way round).
+        private let writing = Mutex<Void>(())
         private let flusher = DispatchQueue(label: "sts-log-flush")
         static let batchBytes = 32 << 10
 
@@ -35,17 +40,15 @@ public struct LineLogHandler: LogHandler {
 
         /// One line, without its line feed.
         public func write(bytes line: [UInt8], urgent: Bool = false) {
-            let scheduleFlush = state.withLock { state -> Bool in
+            let (full, scheduleFlush) = state.withLock { state -> (Bool, Bool) in
                 state.buffer.append(contentsOf: line)
                 state.buffer.append(0x0A)
-                if urgent || state.buffer.count >= Self.batchBytes {
-                    Self.drain(&state)
-                    return false
-                }
-                guard !state.flushScheduled else { return false }
+                if urgent || state.buffer.count >= Self.batchBytes { return (true, false) }
+                guard !state.flushScheduled else { return (false, false) }
                 state.flushScheduled = true
-                return true
+                return (false, true)
             }
+            if full { drain() }
             if scheduleFlush {
                 flusher.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in flush() }
             }
@@ -53,25 +56,43 @@ public struct LineLogHandler: LogHandler {
 
         /// Writes whatever is gathered.
         public func flush() {
-            state.withLock { state in
-                state.flushScheduled = false
-                Self.drain(&state)
-            }
+            state.withLock { $0.flushScheduled = false }
+            drain()
         }
 
-        private static func drain(_ state: inout State) {
-            guard !state.buffer.isEmpty else { return }
-            // A log that cannot be written (full disk) must not stop lookups: the batch is dropped.
-            _ = FileDescriptorWriter.writeAll(state.fd, state.buffer)
-            state.buffer.removeAll(keepingCapacity: true)
+        /// Takes the gathered batch and writes it; lines added meanwhile go into the spare buffer.
+        private func drain() {
+            writing.withLock { _ in
+                let fd: Int32
+                var batch: [UInt8]
+                (fd, batch) = state.withLock { state -> (Int32, [UInt8]) in
+                    let batch = state.buffer
+                    state.buffer = state.spare
+                    state.spare = []
+                    return (state.fd, batch)
+                }
+                guard !batch.isEmpty else { return }
+                // A log that cannot be written (full disk) must not stop lookups: the batch is dropped.
+                _ = FileDescriptorWriter.writeAll(fd, batch)
+                batch.removeAll(keepingCapacity: true)
+                state.withLock { state in
+                    if state.spare.isEmpty { state.spare = batch }
+                }
+            }
         }
 
         /// Points the sink at another descriptor (log rotation reopens the file).
         public func replace(with newFD: Int32) {
-            let old = state.withLock { state in
-                Self.drain(&state)
-                defer { state.fd = newFD }
-                return state.fd
+            let old = writing.withLock { _ -> Int32 in
+                let (fd, batch) = state.withLock { state -> (Int32, [UInt8]) in
+                    defer {
+                        state.buffer.removeAll(keepingCapacity: true)
+                        state.fd = newFD
+                    }
+                    return (state.fd, state.buffer)
+                }
+                if !batch.isEmpty { _ = FileDescriptorWriter.writeAll(fd, batch) }
+                return fd
             }
             if old > 2 { close(old) }
         }

@@ -38,7 +38,9 @@ public final class PolicyService: Sendable {
         self.dane = dane
         self.rules = rules
         self.hot = hot
-        self.answers = AnswerMemo(capacity: min(hot.capacity, 16_384))
+        // The hot set of a mail server is small (a few large providers take most mail); a wider working
+        // set is rendered on each lookup, as without the memo, at no memory cost per cached policy.
+        self.answers = AnswerMemo(capacity: min(hot.capacity, 1024))
         self.durable = durable
         self.stages = stages
         self.logger = logger

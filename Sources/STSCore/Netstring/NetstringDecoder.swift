@@ -76,10 +76,21 @@ public struct NetstringDecoder: Sendable {
 /// Netstring framing for replies.
 public enum NetstringEncoder {
     public static func encode(_ payload: [UInt8]) -> [UInt8] {
-        Array(String(payload.count).utf8) + [UInt8(ascii: ":")] + payload + [UInt8(ascii: ",")]
+        encode(payload, count: payload.count)
     }
 
+    /// Every reply to Postfix goes through here: one buffer, sized once.
     public static func encode(_ payload: String) -> [UInt8] {
-        encode(Array(payload.utf8))
+        encode(payload.utf8, count: payload.utf8.count)
+    }
+
+    private static func encode<Bytes: Sequence<UInt8>>(_ payload: Bytes, count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count + 8)
+        out.append(contentsOf: String(count).utf8)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: payload)
+        out.append(UInt8(ascii: ","))
+        return out
     }
 }
