@@ -2,11 +2,25 @@ import STSCore
 import Synchronization
 
 /// The `internal` backend: entries in memory, at most `capacity`, the least recently used evicted.
+///
+/// One dictionary of small boxes, each holding an entry and when it was last used: a lookup hashes the
+/// domain once and a use is written into the box, not into a second dictionary; and the dictionary's
+/// slots hold a reference rather than a whole entry, which matters when it doubles (at 100,000
+/// entries its table has room for 262,144).
 public final class MemoryCache: CacheBackend {
+    private final class Slot {
+        var entry: CacheEntry
+        /// Recency: a counter; the smallest is the least recently used.
+        var lastUse: UInt64
+
+        init(_ entry: CacheEntry, lastUse: UInt64) {
+            self.entry = entry
+            self.lastUse = lastUse
+        }
+    }
+
     private struct State {
-        var entries: [String: CacheEntry] = [:]
-        /// Recency: a counter per domain; the smallest is the least recently used.
-        var lastUse: [String: UInt64] = [:]
+        var slots: [String: Slot] = [:]
         var clock: UInt64 = 0
     }
 
@@ -24,40 +38,40 @@ public final class MemoryCache: CacheBackend {
     /// The entry, without suspending (it counts as a use, as `get`).
     public func entry(for domain: String) -> CacheEntry? {
         state.withLock { state in
-            guard let entry = state.entries[domain] else { return nil }
+            guard let slot = state.slots[domain] else { return nil }
             state.clock += 1
-            state.lastUse[domain] = state.clock
-            return entry
+            slot.lastUse = state.clock
+            return slot.entry
         }
     }
 
     public func put(_ entry: CacheEntry) async throws(STSError) {
         state.withLock { state in
             state.clock += 1
-            state.entries[entry.domain] = entry
-            state.lastUse[entry.domain] = state.clock
-            if state.entries.count > capacity {
+            if let slot = state.slots[entry.domain] {
+                slot.entry = entry
+                slot.lastUse = state.clock
+                return
+            }
+            state.slots[entry.domain] = Slot(entry, lastUse: state.clock)
+            if state.slots.count > capacity {
                 // Evicting in a batch keeps the scan for the oldest rare: at most once per 1/16 of capacity.
-                let excess = state.entries.count - capacity + max(0, capacity / 16 - 1)
-                let oldest = state.lastUse.sorted { $0.value < $1.value }.prefix(excess).map(\.key)
+                let excess = state.slots.count - capacity + max(0, capacity / 16 - 1)
+                let oldest = state.slots.sorted { $0.value.lastUse < $1.value.lastUse }.prefix(excess).map(\.key)
                 for domain in oldest where domain != entry.domain {
-                    state.entries.removeValue(forKey: domain)
-                    state.lastUse.removeValue(forKey: domain)
+                    state.slots.removeValue(forKey: domain)
                 }
             }
         }
     }
 
     public func delete(_ domain: String) async throws(STSError) {
-        state.withLock { state in
-            state.entries.removeValue(forKey: domain)
-            state.lastUse.removeValue(forKey: domain)
-        }
+        _ = state.withLock { $0.slots.removeValue(forKey: domain) }
     }
 
     public func list(after cursor: String?, limit: Int) async throws(STSError) -> [CacheEntry] {
         state.withLock { state in
-            state.entries.keys.filter { cursor == nil || $0 > cursor! }.sorted().prefix(limit).compactMap { state.entries[$0] }
+            state.slots.keys.filter { cursor == nil || $0 > cursor! }.sorted().prefix(limit).compactMap { state.slots[$0]?.entry }
         }
     }
 
@@ -66,6 +80,6 @@ public final class MemoryCache: CacheBackend {
     }
 
     public func count() async throws(STSError) -> Int {
-        state.withLock { $0.entries.count }
+        state.withLock { $0.slots.count }
     }
 }
