@@ -15,8 +15,10 @@ import STSStage
 ///     {"name": "mta-sts.example.com", "addresses": ["192.0.2.1", "2001:db8::1"]}
 ///
 /// (`addresses` is empty when neither lookup gave any; sts-fetch then looks the name up itself, and
-/// reports what fails.) With `dane`, it also adds `dane`: whether DANE (RFC 7672) applies to the domain's MX hosts, asked
-/// at the same time (see `DANEStatus.json`).
+/// reports what fails.)
+///
+/// With `dane`, it also adds `dane`: whether DANE (RFC 7672) applies to the domain's MX hosts, asked at
+/// the same time (see `DANEStatus.json`).
 ///
 /// A record without a usable `domain` gets a top-level `error` instead.
 public struct DiscoveryStage: RecordStage {

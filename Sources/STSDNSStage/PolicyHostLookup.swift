@@ -4,8 +4,7 @@ import Synchronization
 
 /// The addresses of a policy host, A and AAAA asked at once. As in Happy Eyeballs (RFC 8305 §3), once
 /// one family has answered with addresses the other gets a short resolution delay and no more: a slow
-/// AAAA answer (a resolver that forgets negative answers at once takes a round trip to the
-/// authoritative servers for each) must not hold up a fetch that can go ahead over IPv4. A lookup that
+/// answer for one family must not hold up a fetch that can go ahead over the other. A lookup that
 /// misses the delay finishes in the background, bounded by the resolver's own timeout.
 struct PolicyHostLookup: Sendable {
     let resolver: UnboundResolver
@@ -40,7 +39,7 @@ struct PolicyHostLookup: Sendable {
 
 /// The two families' answers as they come, and the one waiting for them.
 private final class Gathered: Sendable {
-    private struct State {
+    fileprivate struct State {
         var continuation: CheckedContinuation<[String], Never>?
         var families: [[String]?] = [nil, nil]
     }
@@ -53,22 +52,25 @@ private final class Gathered: Sendable {
     /// Records one family's answer; resumes the waiter when both are in. True when the resolution
     /// delay should start now (the first family to answer, with addresses).
     func add(_ addresses: [String], at index: Int) -> Bool {
-        let (done, startDelay) = state.withLock { state -> (CheckedContinuation<[String], Never>?, Bool) in
+        state.withLock { state in
             state.families[index] = addresses
-            if state.families.allSatisfy({ $0 != nil }) { return (state.continuation.take(), false) }
-            return (nil, !addresses.isEmpty)
+            if state.families.allSatisfy({ $0 != nil }) {
+                state.answer()
+                return false
+            }
+            return !addresses.isEmpty
         }
-        done?.resume(returning: result())
-        return startDelay
     }
 
     /// The resolution delay is over: answers with what has come.
     func finish() {
-        let waiting = state.withLock { $0.continuation.take() }
-        waiting?.resume(returning: result())
+        state.withLock { $0.answer() }
     }
+}
 
-    private func result() -> [String] {
-        state.withLock { $0.families.compactMap { $0 }.flatMap { $0 } }
+extension Gathered.State {
+    /// Resumes the waiter, if it still waits, with the addresses come so far (IPv4 first).
+    fileprivate mutating func answer() {
+        continuation.take()?.resume(returning: families.compactMap { $0 }.flatMap { $0 })
     }
 }

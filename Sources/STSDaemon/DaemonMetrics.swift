@@ -7,8 +7,8 @@ public enum DaemonMetrics {
     /// One per lookup: `answer` (ok, notfound, temp, perm) and `from` (cache, refreshed, budget, none).
     public static func lookup(answer: String, from: String, seconds: Double) {
         let key = LookupLabels(answer: answer, from: from)
-        // Every known pair has its handles made at start (read without a lock on every lookup); an
-        // unknown one, which no caller makes today, is looked up in the registry.
+        // Every known pair has its handles made once, with the first lookup, and read without a lock
+        // after; an unknown one, which no caller makes today, is looked up in the registry.
         let (counter, timer) = lookupHandles[key] ?? makeLookupHandles(key)
         counter.increment()
         timer.recordNanoseconds(Int64(seconds * 1e9))
@@ -19,7 +19,6 @@ public enum DaemonMetrics {
         (hit ? cacheHits : cacheMisses).increment()
     }
 
-    // Every lookup records these; made once rather than looked up in the registry each time.
     private struct LookupLabels: Hashable {
         var answer: String
         var from: String

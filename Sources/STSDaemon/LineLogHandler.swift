@@ -62,39 +62,39 @@ public struct LineLogHandler: LogHandler {
 
         /// Takes the gathered batch and writes it; lines added meanwhile go into the spare buffer.
         private func drain() {
-            writing.withLock { _ in
-                let fd: Int32
-                var batch: [UInt8]
-                (fd, batch) = state.withLock { state -> (Int32, [UInt8]) in
-                    let batch = state.buffer
-                    state.buffer = state.spare
-                    state.spare = []
-                    return (state.fd, batch)
-                }
-                guard !batch.isEmpty else { return }
-                // A log that cannot be written (full disk) must not stop lookups: the batch is dropped.
-                _ = FileDescriptorWriter.writeAll(fd, batch)
-                batch.removeAll(keepingCapacity: true)
-                state.withLock { state in
-                    if state.spare.isEmpty { state.spare = batch }
-                }
-            }
+            writing.withLock { _ in writeBatch() }
         }
 
-        /// Points the sink at another descriptor (log rotation reopens the file).
+        /// Points the sink at another descriptor (log rotation reopens the file), after writing what
+        /// was gathered for the old one.
         public func replace(with newFD: Int32) {
             let old = writing.withLock { _ -> Int32 in
-                let (fd, batch) = state.withLock { state -> (Int32, [UInt8]) in
-                    defer {
-                        state.buffer.removeAll(keepingCapacity: true)
-                        state.fd = newFD
-                    }
-                    return (state.fd, state.buffer)
+                writeBatch()
+                return state.withLock { state in
+                    defer { state.fd = newFD }
+                    return state.fd
                 }
-                if !batch.isEmpty { _ = FileDescriptorWriter.writeAll(fd, batch) }
-                return fd
             }
             if old > 2 { close(old) }
+        }
+
+        /// The batch gathered so far, written to the current descriptor. Only with `writing` held.
+        private func writeBatch() {
+            let fd: Int32
+            var batch: [UInt8]
+            (fd, batch) = state.withLock { state -> (Int32, [UInt8]) in
+                let batch = state.buffer
+                state.buffer = state.spare
+                state.spare = []
+                return (state.fd, batch)
+            }
+            guard !batch.isEmpty else { return }
+            // A log that cannot be written (full disk) must not stop lookups: the batch is dropped.
+            _ = FileDescriptorWriter.writeAll(fd, batch)
+            batch.removeAll(keepingCapacity: true)
+            state.withLock { state in
+                if state.spare.isEmpty { state.spare = batch }
+            }
         }
     }
 
@@ -161,32 +161,30 @@ public struct LineLogHandler: LogHandler {
         byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\\")
     }
 
-    /// Appends `text` in double quotes, with quotes, backslashes and control characters escaped, so
+    /// Appends `bytes` in double quotes, with quotes, backslashes and control characters escaped, so
     /// that one log line stays one line whatever a domain or a policy holds.
     static func appendQuoted(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        do {
-            out.append(UInt8(ascii: "\""))
-            // Runs of plain bytes are copied whole; only the bytes that need it are escaped.
-            var runStart = 0
-            for index in bytes.indices {
-                let byte = bytes[index]
-                let escape: String
-                switch byte {
-                case UInt8(ascii: "\""): escape = "\\\""
-                case UInt8(ascii: "\\"): escape = "\\\\"
-                case UInt8(ascii: "\n"): escape = "\\n"
-                case UInt8(ascii: "\r"): escape = "\\r"
-                case UInt8(ascii: "\t"): escape = "\\t"
-                case _ where byte < 0x20 || byte == 0x7F: escape = "\\u{\(String(byte, radix: 16))}"
-                default: continue
-                }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-                out.append(contentsOf: escape.utf8)
-                runStart = index + 1
+        out.append(UInt8(ascii: "\""))
+        // Runs of plain bytes are copied whole; only the bytes that need it are escaped.
+        var runStart = 0
+        for index in bytes.indices {
+            let byte = bytes[index]
+            let escape: String
+            switch byte {
+            case UInt8(ascii: "\""): escape = "\\\""
+            case UInt8(ascii: "\\"): escape = "\\\\"
+            case UInt8(ascii: "\n"): escape = "\\n"
+            case UInt8(ascii: "\r"): escape = "\\r"
+            case UInt8(ascii: "\t"): escape = "\\t"
+            case _ where byte < 0x20 || byte == 0x7F: escape = "\\u{\(String(byte, radix: 16))}"
+            default: continue
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+            out.append(contentsOf: escape.utf8)
+            runStart = index + 1
         }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+        out.append(UInt8(ascii: "\""))
     }
 }
 

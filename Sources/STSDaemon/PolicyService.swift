@@ -120,7 +120,8 @@ public final class PolicyService: Sendable {
     }
 
     private func decision(_ entry: CacheEntry, domain: String, zone: ZoneConfig, source: String) -> Decision {
-        let answer = answers.answer(for: entry, options: zone.answerOptions) { Self.render(entry, domain: domain, options: zone.answerOptions) }
+        let options = zone.answerOptions
+        let answer = answers.answer(for: entry, options: options) { Self.render(entry, domain: domain, options: options) }
         return Decision(reply: answer.reply, reason: answer.reason, source: source)
     }
 

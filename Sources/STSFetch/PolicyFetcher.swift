@@ -28,9 +28,9 @@ public final class PolicyFetcher: Sendable {
     /// Fetches the policy of a normalised (A-label) domain. Never throws: a failure is in the outcome.
     ///
     /// `addresses` (canonical IP literals, see `IPAddress.canonical`), when given, are where the policy
-    /// host is: libcurl connects to them instead of looking the name up (its lookups through the
-    /// system resolver, a thread each, took tens to hundreds of milliseconds under load). The
-    /// certificate is still checked against the host name.
+    /// host is: libcurl connects to them instead of looking the name up again through the system
+    /// resolver (a thread and a lookup per fetch). The certificate is still checked against the host
+    /// name.
     public func fetch(domain: String, addresses: [String] = []) async -> FetchOutcome {
         let transferConfiguration = configuration
         return await withCheckedContinuation { continuation in

@@ -19,7 +19,7 @@ public enum IPAddress {
         var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let written = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &out, socklen_t(out.count)) }
         guard written != nil else { return nil }
-        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(cString: out)
     }
 
     /// `text` in canonical form when it is an IPv4 or IPv6 address literal (no brackets, zone or
