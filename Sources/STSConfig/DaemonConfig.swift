@@ -18,6 +18,10 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Seconds a connection may go without a whole request while no reply is pending (0: never).
     /// Postfix's client itself drops a connection idle for 10 s.
     public var idleTimeout: Double = 60
+    /// Seconds the stage processes may go without work before they exit, to be started again by the
+    /// next lookup that needs them, as Postfix's `max_idle` (0: they stay). Lookups answered from the
+    /// cache need no stage.
+    public var stageMaxIdle: Double = 100
     /// Seconds a cached entry is used without re-checking the TXT id.
     public var cacheGrace: Double = 60
     public var cache = CacheConfig()

@@ -71,4 +71,9 @@ public enum DaemonMetrics {
     public static func stageRestart() {
         Counter(label: "sts_stage_restarts_total").increment()
     }
+
+    /// The stages were let go after `stage_max_idle` without work (they start again when needed).
+    public static func stageIdleExit() {
+        Counter(label: "sts_stage_idle_exits_total").increment()
+    }
 }

@@ -1,3 +1,4 @@
+import Logging
 import STSCore
 import STSStage
 import Synchronization
@@ -14,9 +15,15 @@ import Glibc
 /// lookup (a lookup that comes first waits for the delay and starts it). Starts are spaced at least
 /// `restartDelay` apart, and further when pipelines keep dying young, so a stage that cannot start
 /// does not spin.
+///
+/// Idle stages exit, as Postfix's daemons do after `max_idle`: when no record has gone in or come out
+/// for `maxIdle`, the pipeline's input is closed, the stages see its end and exit, and the next lookup
+/// that needs them starts a new pipeline. An idle daemon then holds only its own memory. That is not a
+/// restart: it is counted apart (`idleExits`).
 public final class StageClient: Sendable {
     public let commands: [StagePipeline.Command]
     public let restartDelay: Duration
+    private let logger: Logger?
 
     private struct Running {
         var pipeline: StagePipeline
@@ -43,20 +50,46 @@ public final class StageClient: Sendable {
         /// Generations in a row that died within a second of their start: the automatic restart
         /// backs off (doubling from `restartDelay`, at most 10 s) for a stage that cannot stay up.
         var quickDeaths = 0
+        /// When a record last went into or came out of the pipeline.
+        var lastActivity = ContinuousClock.now
+        var maxIdle: Duration?
+        /// Whether the task that retires an idle pipeline runs.
+        var watchingIdle = false
+        /// The last pipeline ended because it was idle: starting the next one is not a restart.
+        var endedIdle = false
+        var idleExits = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// Whole lines only: writes from concurrent lookups must not interleave.
     private let writeLock = Mutex(())
 
-    public init(commands: [StagePipeline.Command], restartDelay: Duration = .milliseconds(200)) {
+    /// `maxIdle`: how long the stages may go without work before they are let go (nil: never).
+    public init(commands: [StagePipeline.Command], restartDelay: Duration = .milliseconds(200), maxIdle: Duration? = nil, logger: Logger? = nil) {
         self.commands = commands
         self.restartDelay = restartDelay
+        self.logger = logger
+        self.state = Mutex(State(maxIdle: maxIdle))
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// How many times the pipeline was started again after the first start.
+    /// How many times the pipeline was started again after a stage died (not after an idle exit).
     public var restarts: Int { state.withLock { $0.restarts } }
+
+    /// How many times the pipeline was let go for being idle.
+    public var idleExits: Int { state.withLock { $0.idleExits } }
+
+    /// How long the stages may go without work before they exit (nil: never); a new value applies
+    /// from now on (a reloaded config).
+    public var maxIdle: Duration? {
+        get { state.withLock { $0.maxIdle } }
+        set {
+            state.withLock { state in
+                state.maxIdle = newValue
+                if state.running != nil { watchIdle(&state) }
+            }
+        }
+    }
 
     /// The process ids of the running stages (for tests and diagnostics).
     public var stagePIDs: [pid_t] { state.withLock { $0.running?.pipeline.children.map(\.pid) ?? [] } }
@@ -78,6 +111,7 @@ public final class StageClient: Sendable {
                     let running = try ensureRunning(&state)
                     state.nextID += 1
                     let id = "q\(state.nextID)"
+                    state.lastActivity = ContinuousClock.now
                     state.pending[id] = Waiting(generation: running.generation, continuation: continuation,
                                                 deadline: ContinuousClock.now + timeout, timeout: timeout)
                     if !state.sweeping {
@@ -138,12 +172,15 @@ public final class StageClient: Sendable {
         state.lastStart = ContinuousClock.now
         let pipeline = try StagePipeline(commands)
         state.generation += 1
-        if state.generation > 1 {
+        if state.generation > 1 && !state.endedIdle {
             state.restarts += 1
             DaemonMetrics.stageRestart()
         }
+        state.endedIdle = false
+        state.lastActivity = ContinuousClock.now
         let running = Running(pipeline: pipeline, generation: state.generation)
         state.running = running
+        watchIdle(&state)
         DetachedThread.start(name: "sts-stage-read") { [self] in self.read(running) }
         // A dead stage must end its generation at once: the end of file it leaves behind only reaches
         // the reader once the stages after it have finished their own work, which can take a fetch's
@@ -166,7 +203,10 @@ public final class StageClient: Sendable {
                 let id = record["id"]?.stringValue
             else { continue }
             record["id"] = nil
-            let waiting = state.withLock { $0.pending.removeValue(forKey: id) }
+            let waiting = state.withLock { state in
+                state.lastActivity = ContinuousClock.now
+                return state.pending.removeValue(forKey: id)
+            }
             waiting?.continuation.resume(returning: .success(record))
         }
         stop(generation: running.generation)
@@ -210,6 +250,45 @@ public final class StageClient: Sendable {
                 guard state.running == nil, !state.shutDown else { return }
                 _ = try? ensureRunning(&state)
             }
+        }
+    }
+
+    /// Starts the task that lets an idle pipeline go, unless it runs or stages never go idle. Called
+    /// with the lock held.
+    private func watchIdle(_ state: inout State) {
+        guard state.maxIdle != nil, !state.watchingIdle else { return }
+        state.watchingIdle = true
+        Task { await self.retireWhenIdle() }
+    }
+
+    /// Waits until the pipeline has had nothing to do for `maxIdle`, then closes its input: the stages
+    /// have nothing in flight, so they see the end of their input and exit 0. Ends with the pipeline.
+    private func retireWhenIdle() async {
+        while true {
+            let (pause, retired) = state.withLock { state -> (Duration?, Running?) in
+                guard let limit = state.maxIdle, let running = state.running, !state.shutDown else {
+                    state.watchingIdle = false
+                    return (nil, nil)
+                }
+                let quiet = ContinuousClock.now - state.lastActivity
+                guard state.pending.isEmpty, quiet >= limit else {
+                    return (state.pending.isEmpty ? limit - quiet : limit, nil)
+                }
+                // From here on a lookup starts a new pipeline; this one gets no more records.
+                state.running = nil
+                state.endedIdle = true
+                state.idleExits += 1
+                state.watchingIdle = false
+                return (nil, running)
+            }
+            if let retired {
+                DaemonMetrics.stageIdleExit()
+                logger?.info("stages idle for stage_max_idle: they exit now and start again with the next lookup that needs them")
+                writeLock.withLock { _ in _ = close(retired.pipeline.inputFD) }
+                return
+            }
+            guard let pause else { return }
+            try? await Task.sleep(for: max(pause, .milliseconds(10)))
         }
     }
 

@@ -129,7 +129,7 @@ struct SocketmapdCommand: ParsableCommand {
             .init("sts-dns", dnsArguments),
             .init("sts-fetch", stageConcurrency),
             .init("sts-parse", stageConcurrency),
-        ])
+        ], maxIdle: Self.stageMaxIdle(daemonConfig), logger: logger)
         let rules = CacheRules(grace: Int64(daemonConfig.cacheGrace))
         let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger, dane: daneCache)
         let holder = ConfigHolder(daemonConfig)
@@ -198,6 +198,7 @@ struct SocketmapdCommand: ParsableCommand {
                     logger.warning("listener settings changed; they take effect at the next restart")
                 }
                 holder.replace(with: loaded.config)
+                stages.maxIdle = Self.stageMaxIdle(loaded.config)
                 logger.info("configuration reloaded")
             } catch {
                 logger.error("new configuration refused, keeping the old one", metadata: ["error": "\(error)"])
@@ -220,6 +221,11 @@ struct SocketmapdCommand: ParsableCommand {
 
     /// Writes our pid to a file beside `path` and renames it over `path`, so a reader never sees half
     /// a pid and a symlink planted at `path` is replaced, not followed. nil, or why it failed.
+    /// `stage_max_idle` for the stage client: 0 means the stages never go.
+    static func stageMaxIdle(_ config: DaemonConfig) -> Duration? {
+        config.stageMaxIdle > 0 ? .milliseconds(Int64(config.stageMaxIdle * 1000)) : nil
+    }
+
     static func writePIDFile(_ path: String) -> String? {
         let temporary = "\(path).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)

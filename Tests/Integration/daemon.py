@@ -71,6 +71,21 @@ class Daemon:
         out = subprocess.run(["pgrep", "-P", str(self.daemon_pid())], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
 
+    def live_stages(self):
+        """{stage name: pid} of the daemon's running (not zombie) stage processes."""
+        stages = {}
+        for pid in self.stage_pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    name = os.path.basename(f.read().split(b"\0")[0].decode())
+            except OSError:
+                continue
+            if name and state != "Z":
+                stages[name] = pid
+        return stages
+
     def daemon_pid(self):
         # ip netns exec execs the daemon, so the Popen pid is the daemon's.
         return self.proc.pid

@@ -55,34 +55,11 @@ def start_daemon(tmp_path, name, port, grace=60, timeout=TIMEOUT):
     return Daemon(CONFIG.format(port=port, grace=grace, timeout=timeout), port, str(workdir)).start()
 
 
-def stage_name(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return os.path.basename(f.read().split(b"\0")[0].decode())
-    except OSError:
-        return None
-
-
-def live_stages(daemon):
-    """{stage name: pid} of the daemon's running (not zombie) stage processes."""
-    stages = {}
-    for pid in daemon.stage_pids():
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        name = stage_name(pid)
-        if name and state != "Z":
-            stages[name] = pid
-    return stages
-
-
 def wait_for_stages(daemon, names, not_pids=(), within=10.0):
     """Waits until every stage in `names` runs with a pid not in `not_pids`; their {name: pid}."""
     deadline = time.monotonic() + within
     while True:
-        stages = live_stages(daemon)
+        stages = daemon.live_stages()
         if all(stages.get(n) and stages[n] not in not_pids for n in names):
             return stages
         if time.monotonic() > deadline:

@@ -212,3 +212,31 @@ def test_prometheus_metrics_are_scraped_over_http(tmp_path):
         assert missing.stdout == "404"
     finally:
         d.stop()
+
+
+def test_idle_stages_exit_and_the_next_lookup_starts_them_again(tmp_path):
+    config = BASE.format(port=18492) + "stage_max_idle: 1\nmetrics:\n  listen: 127.0.0.1:19492\n"
+    d = Daemon(config, 18492, str(tmp_path)).start()
+    try:
+        assert d.live_stages() == {}, "no stage before the first lookup that needs one"
+        assert d.postmap("good.test") == (0, GOOD)
+        first = d.live_stages()
+        assert set(first) == {"sts-dns", "sts-fetch", "sts-parse"}
+        deadline = time.monotonic() + 10
+        while d.stage_pids():   # gone, and reaped: no zombie left either
+            assert time.monotonic() < deadline, f"idle stages still there: {d.live_stages()}"
+            time.sleep(0.1)
+        # A cached answer needs no stage; a new domain starts them again.
+        assert d.postmap("good.test") == (0, GOOD)
+        assert d.stage_pids() == []
+        assert d.postmap("crlf.test") == (0, "secure match=mail.crlf.test servername=hostname")
+        again = d.live_stages()
+        assert set(again) == {"sts-dns", "sts-fetch", "sts-parse"}
+        assert not set(again.values()) & set(first.values())
+        scrape = subprocess.run(["ip", "netns", "exec", NETNS, "curl", "-sf", "http://127.0.0.1:19492/metrics"],
+                                capture_output=True, text=True, timeout=10).stdout
+        assert "sts_stage_idle_exits_total 1" in scrape
+        assert "sts_stage_restarts_total" not in scrape, "an idle exit is not a restart"
+        assert "stages idle for stage_max_idle" in d.log()
+    finally:
+        d.stop()

@@ -92,6 +92,14 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(failure("idle_timeout: forever\n")?.key, "idle_timeout")
     }
 
+    func testStageMaxIdle() throws {
+        XCTAssertEqual(DaemonConfig().stageMaxIdle, 100, "Postfix's max_idle")
+        XCTAssertEqual(try load("stage_max_idle: 2.5\n").config.stageMaxIdle, 2.5)
+        XCTAssertEqual(try load("stage_max_idle: 0\n").config.stageMaxIdle, 0)
+        XCTAssertEqual(failure("stage_max_idle: -1\n")?.key, "stage_max_idle")
+        XCTAssertEqual(failure("stage_max_idle: soon\n")?.key, "stage_max_idle")
+    }
+
     func testDANESettings() throws {
         XCTAssertNil(DaemonConfig().dnssecTrustAnchor)
         XCTAssertTrue(DaemonConfig().defaultZone.dane)

@@ -78,4 +78,65 @@ final class StageClientTests: XCTestCase {
             XCTAssertTrue((error as? STSError)?.message.contains("sts-no-such-stage") ?? false)
         }
     }
+
+    func testIdleStagesExitAndTheNextRecordStartsThemAgain() async throws {
+        let client = StageClient(commands: [.init("sts-parse"), .init("sts-parse")], maxIdle: .milliseconds(300))
+        defer { client.shutdown() }
+        let first = try await client.run(["domain": "a.example"], timeout: .seconds(10)).get()
+        XCTAssertEqual(first["domain"]?.stringValue, "a.example")
+        let pids = client.stagePIDs
+        XCTAssertEqual(pids.count, 2)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !client.stagePIDs.isEmpty {
+            guard ContinuousClock.now < deadline else { return XCTFail("idle stages were not let go") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertEqual(client.idleExits, 1)
+        // They exit by themselves at the end of their input, and are reaped: no process is left.
+        let gone = ContinuousClock.now + .seconds(5)
+        while pids.contains(where: { kill($0, 0) == 0 }) {
+            guard ContinuousClock.now < gone else { return XCTFail("the idle stages did not exit: \(pids)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let second = try await client.run(["domain": "b.example"], timeout: .seconds(10)).get()
+        XCTAssertEqual(second["domain"]?.stringValue, "b.example")
+        XCTAssertEqual(client.stagePIDs.count, 2)
+        XCTAssertTrue(Set(client.stagePIDs).isDisjoint(with: pids))
+        XCTAssertEqual(client.restarts, 0, "an idle exit is not a restart")
+    }
+
+    func testALookupInFlightKeepsTheStagesPastTheirIdleTime() async throws {
+        // The resolver never answers: sts-dns holds the record until its own 1.5 s timeout.
+        let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+
+        let client = StageClient(commands: [.init("sts-dns", ["--resolver", "127.0.0.1@\(port)", "--timeout", "1.5"])], maxIdle: .milliseconds(200))
+        defer { client.shutdown() }
+        let record = try await client.run(["domain": "example.com"], timeout: .seconds(10)).get()
+        XCTAssertEqual(record["txt"]?["error"]?["kind"]?.stringValue ?? record["error"]?["kind"]?.stringValue, "dns-timeout",
+                       "the stage answered the record itself: \(record)")
+        XCTAssertEqual(client.idleExits, 0)
+    }
+
+    func testWithoutAMaxIdleTheStagesStay() async throws {
+        let client = StageClient(commands: [.init("sts-parse")])
+        defer { client.shutdown() }
+        _ = await client.run(["domain": "a.example"], timeout: .seconds(10))
+        let pids = client.stagePIDs
+        try await Task.sleep(for: .milliseconds(500))
+        XCTAssertEqual(client.stagePIDs, pids)
+        client.maxIdle = .milliseconds(100)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !client.stagePIDs.isEmpty {
+            guard ContinuousClock.now < deadline else { return XCTFail("a max idle set later did not apply") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
 }
