@@ -27,8 +27,8 @@ let package = Package(
         // Thin modules over the system's C libraries (Debian -dev packages, see scripts/setup).
         .systemLibrary(name: "CIDN2", providers: [.apt(["libidn2-dev"])]),
         .systemLibrary(name: "CUnbound", providers: [.apt(["libunbound-dev"])]),
-        // posix_spawn's closefrom action, which Swift's Glibc module does not export.
-        .target(name: "CSpawn"),
+        // glibc functions Swift's Glibc module does not export (posix_spawn's closefrom, malloc_trim).
+        .target(name: "CLibc"),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -36,10 +36,10 @@ let package = Package(
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
 
         // The RFC logic (domain names, TXT records, policies, Postfix answers, JSON) and the system helpers all share.
-        .target(name: "STSCore", dependencies: ["CIDN2"]),
+        .target(name: "STSCore", dependencies: ["CIDN2", "CLibc"]),
         // The JSON-line stage runner every stage executable is built on.
         .target(name: "STSStage", dependencies: [
-            "STSCore", "CSpawn",
+            "STSCore", "CLibc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The daemon's config file (the mta-sts-daemon.yml format) through libyaml.

@@ -39,6 +39,8 @@
 #   --memory-servers LIST whose memory to fill: sts and/or old (default sts; old takes long)
 #   --memory-fill-time S  stop the memory scenario's lookups after S seconds (default 900); the figure per
 #                         policy is then for the policies cached by then (the table says how many)
+#   --stage-max-idle S    sts's stage_max_idle in the benchmark (default 10; the daemon's default is 100):
+#                         idle memory is measured once the stages have exited after it
 #   --cache TYPE          internal (default) or sqlite, for both daemons
 #   --sts-args "ARGS"     extra arguments for sts-socketmapd (e.g. "-v warning")
 #   --old-args "ARGS"     extra arguments for mta-sts-daemon
@@ -59,7 +61,7 @@ driver_args=()
 while (($#)); do
     case $1 in
         --duration | --rounds | --cold-rounds | --hol-rounds | --scenarios | --memory-policies | --memory-servers | \
-            --memory-fill-time | \
+            --memory-fill-time | --stage-max-idle | \
             --cache | --sts-args | --old-args)
             (($# >= 2)) || { echo "bench: $1 needs a value" >&2; exit 2; }
             driver_args+=("$1=$2"); shift 2 ;;

@@ -24,6 +24,7 @@ public final class StageClient: Sendable {
     public let commands: [StagePipeline.Command]
     public let restartDelay: Duration
     private let logger: Logger?
+    private let afterIdleExit: (@Sendable () -> Void)?
 
     private struct Running {
         var pipeline: StagePipeline
@@ -64,11 +65,14 @@ public final class StageClient: Sendable {
     /// Whole lines only: writes from concurrent lookups must not interleave.
     private let writeLock = Mutex(())
 
-    /// `maxIdle`: how long the stages may go without work before they are let go (nil: never).
-    public init(commands: [StagePipeline.Command], restartDelay: Duration = .milliseconds(200), maxIdle: Duration? = nil, logger: Logger? = nil) {
+    /// `maxIdle`: how long the stages may go without work before they are let go (nil: never);
+    /// `afterIdleExit` runs each time they were (the daemon gives its freed heap back then).
+    public init(commands: [StagePipeline.Command], restartDelay: Duration = .milliseconds(200), maxIdle: Duration? = nil,
+                logger: Logger? = nil, afterIdleExit: (@Sendable () -> Void)? = nil) {
         self.commands = commands
         self.restartDelay = restartDelay
         self.logger = logger
+        self.afterIdleExit = afterIdleExit
         self.state = Mutex(State(maxIdle: maxIdle))
         signal(SIGPIPE, SIG_IGN)
     }
@@ -285,6 +289,7 @@ public final class StageClient: Sendable {
                 DaemonMetrics.stageIdleExit()
                 logger?.info("stages idle for stage_max_idle: they exit now and start again with the next lookup that needs them")
                 writeLock.withLock { _ in _ = close(retired.pipeline.inputFD) }
+                afterIdleExit?()
                 return
             }
             guard let pause else { return }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSpawn
+import CLibc
 import STSCore
 
 /// A child process started with posix_spawn, with its standard input and output bound to descriptors

@@ -129,7 +129,10 @@ struct SocketmapdCommand: ParsableCommand {
             .init("sts-dns", dnsArguments),
             .init("sts-fetch", stageConcurrency),
             .init("sts-parse", stageConcurrency),
-        ], maxIdle: Self.stageMaxIdle(daemonConfig), logger: logger)
+        ], maxIdle: Self.stageMaxIdle(daemonConfig), logger: logger) {
+            // The burst of work that needed the stages is over: what it freed goes back to the system.
+            Heap.returnFreePages()
+        }
         let rules = CacheRules(grace: Int64(daemonConfig.cacheGrace))
         let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger, dane: daneCache)
         let holder = ConfigHolder(daemonConfig)

@@ -133,6 +133,13 @@ final class CacheBackendTests: XCTestCase {
         json = entry("a.example").json.objectValue!
         json["policy"] = ["version": "STSv1", "mode": "enforce", "max_age": 1, "mx": ["a b"]]
         XCTAssertNil(CacheEntry(json: .object(json)))
+        // A policy line sts-parse could not have written: one that holds a line end would read back as two.
+        for line in ["mx: a.example\nmode: none", "mode: none\r", "", "a\u{0}b"] {
+            json["policy"] = ["version": "STSv1", "mode": "enforce", "max_age": 1, "mx": ["a.example"], "lines": ["version: STSv1", .string(line)]]
+            XCTAssertNil(CacheEntry(json: .object(json)), "line \(line.debugDescription)")
+        }
+        json["policy"] = ["version": "STSv1", "mode": "enforce", "max_age": 1, "mx": ["a.example"], "lines": ["version: STSv1", "mx:\ta.example", "x: {y}"]]
+        XCTAssertEqual(CacheEntry(json: .object(json))?.policy?.lines, ["version: STSv1", "mx:\ta.example", "x: {y}"])
     }
 }
 

@@ -150,7 +150,7 @@ class Server:
         return rss_kib(self.proc.pid)
 
 
-def config_yaml(port, cache, workdir, name, cache_size):
+def config_yaml(port, cache, workdir, name, cache_size, extra="", grace=60):
     options = f"    cache_size: {cache_size}\n"
     if cache == "sqlite":
         # mta-sts-daemon 1.5.1 refuses cache_size for sqlite: both daemons get their defaults
@@ -164,7 +164,7 @@ def config_yaml(port, cache, workdir, name, cache_size):
 host: 127.0.0.1
 port: {port}
 reuse_port: true
-cache_grace: 60
+cache_grace: {grace}
 cache:
   type: {cache}
   options:
@@ -175,7 +175,7 @@ zones:
   # the head-of-line scenario's slow lookups (their policy host answers after 20 s)
   slow:
     timeout: 30
-"""
+{extra}"""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ class Bench:
         o = self.o
         for name in ("sts", "old"):
             with open(os.path.join(self.work, f"{name}.yml"), "w") as f:
-                f.write(config_yaml(PORTS[name], o.cache, self.work, name, o.cache_size))
+                f.write(config_yaml(PORTS[name], o.cache, self.work, name, o.cache_size, self.extra(name)))
         self.servers["floor"] = Server("floor", [os.path.join(BIN, "smfloor"), "-p", str(PORTS["floor"]),
                                                  "-r", "OK secure match=mail.bench.test:.mx.bench.test servername=hostname"],
                                        self.ns, self.work, PORTS["floor"])
@@ -299,12 +299,25 @@ class Bench:
                                      self.ns, self.work, PORTS["old"],
                                      env={"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
 
-    def fresh(self, name):
+    def extra(self, name):
+        """Config keys for one daemon only: sts's own stage_max_idle (the old daemon has no such key)."""
+        return f"# sts only\nstage_max_idle: {self.o.stage_max_idle:g}\n" if name == "sts" else ""
+
+    def fresh(self, name, grace=60):
         """Restarts a daemon with an empty cache (sqlite: a new file)."""
         if name != "floor":
             with open(os.path.join(self.work, f"{name}.yml"), "w") as f:
-                f.write(config_yaml(PORTS[name], self.o.cache, self.work, name, self.o.cache_size))
+                f.write(config_yaml(PORTS[name], self.o.cache, self.work, name, self.o.cache_size, self.extra(name), grace))
         self.servers[name].restart()
+
+    def rss_without_idle_stages(self, name):
+        """RSS once sts's stages have exited after stage_max_idle (the old daemon has nothing to wait for)."""
+        if name == "sts":
+            deadline = time.monotonic() + self.o.stage_max_idle + 30
+            while len(descendants(self.servers[name].proc.pid)) > 1 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(1)
+        return self.servers[name].rss()
 
     def world_pids(self):
         pids = {}
@@ -352,11 +365,14 @@ class Bench:
                     # every stage process up (and one policy cached), for both daemons.
                     smload(self.ns, PORTS[name], first, 1, once=True, expect="OK")
                     time.sleep(2)
-                    mem[name] = self.servers[name].rss() + bare
+                    mem[name] = self.servers[name].rss() + bare + self.rss_without_idle_stages(name)
             self.results["idle_rss"] = {k: {"rss_kib": v[0], "processes": v[1], "at_start_rss_kib": v[2],
-                                            "at_start_processes": v[3]} for k, v in mem.items()}
-            log("idle RSS after start and one lookup: " + ", ".join(f"{k} {v[0] / 1024:.1f} MiB" for k, v in mem.items())
-                + "; right after start: " + ", ".join(f"{k} {v[2] / 1024:.1f} MiB" for k, v in mem.items()))
+                                            "at_start_processes": v[3], "idle_rss_kib": v[4], "idle_processes": v[5]}
+                                        for k, v in mem.items()}
+            log("RSS after start and one lookup: " + ", ".join(f"{k} {v[0] / 1024:.1f} MiB" for k, v in mem.items())
+                + "; right after start: " + ", ".join(f"{k} {v[2] / 1024:.1f} MiB" for k, v in mem.items())
+                + f"; idle (sts's stages gone after stage_max_idle {self.o.stage_max_idle:g} s): "
+                + ", ".join(f"{k} {v[4] / 1024:.1f} MiB" for k, v in mem.items()))
             for name in SERVERS:
                 self.warm(name, hot)
             for scenario, run in (("hot", self.hot), ("hol", self.hol), ("cold", self.cold), ("memory", self.memory)):
@@ -449,14 +465,18 @@ class Bench:
         keys = write_keys(os.path.join(self.work, "many.keys"), names)
         out = {"policies": n}
         for name in o.memory_servers:
-            self.fresh(name)
+            # A cache_grace longer than the fill, so that the second pass is answered from the cache rather
+            # than re-checking every TXT id (the fill of 100,000 domains takes minutes).
+            self.fresh(name, grace=3600)
             time.sleep(2)
             bare, bare_parts = self.servers[name].rss()
-            # sts starts its stages with the first lookup: idle is measured after one, with every stage up.
+            # sts starts its stages with the first lookup: idle is measured after one, with every stage up,
+            # and again once they have gone after stage_max_idle.
             first = write_keys(os.path.join(self.work, "first.keys"), ["d1.bench.test"])
             smload(self.ns, PORTS[name], first, 1, once=True, expect="OK")
             time.sleep(2)
             idle, parts = self.servers[name].rss()
+            quiet, quiet_parts = self.rss_without_idle_stages(name)
             fill = self.measured(name, keys, 50, once=True, expect="OK", timeout=120, duration=o.memory_fill_time)
             if fill["replies"] < n:
                 log(f"memory {name}: the fill stopped after {o.memory_fill_time:.0f} s (--memory-fill-time) with "
@@ -469,14 +489,20 @@ class Bench:
                 f"errors {check['errors']}")
             time.sleep(2)
             full, full_parts = self.servers[name].rss()
+            full_quiet, full_quiet_parts = self.rss_without_idle_stages(name)
             cached = check["kinds"]["OK"]
             out[name] = {"bare_rss_kib": bare, "bare_processes": bare_parts, "idle_rss_kib": idle, "idle_processes": parts, "full_rss_kib": full,
                          "full_processes": full_parts, "idle_pss_kib": pss_kib(parts),
                          "full_pss_kib": pss_kib(full_parts), "fill": fill, "check": check, "cached": cached,
-                         "per_policy_bytes": (full - idle) * 1024 / cached if cached else None}
+                         "per_policy_bytes_with_stages": (full - idle) * 1024 / cached if cached else None,
+                         "quiet_rss_kib": quiet, "quiet_processes": quiet_parts,
+                         "full_quiet_rss_kib": full_quiet, "full_quiet_processes": full_quiet_parts,
+                         "per_policy_bytes": (full_quiet - quiet) * 1024 / cached if cached else None}
             log("memory {}: by process after: {}".format(name, ", ".join(
                 f"{p['name']} RSS {p['rss_kib'] / 1024:.1f} PSS {p['pss_kib'] / 1024:.1f} MiB" for p in full_parts)))
-            log(f"memory {name}: idle {idle / 1024:.1f} MiB, after {cached} cached policies {full / 1024:.1f} MiB, "
+            log(f"memory {name}: with the stages up: idle {idle / 1024:.1f} MiB, after {cached} cached policies "
+                f"{full / 1024:.1f} MiB, {out[name]['per_policy_bytes_with_stages'] or 0:.0f} bytes per policy; "
+                f"after stage_max_idle: {quiet / 1024:.1f} → {full_quiet / 1024:.1f} MiB, "
                 f"{out[name]['per_policy_bytes'] or 0:.0f} bytes per policy")
         self.results["scenarios"]["memory"] = out
 
@@ -574,6 +600,9 @@ def report(res):
         lines.append(f"| cold | not OK (errors) | {errs['floor']} | {errs['sts']} | {errs['old']} | | | |")
     idle = res.get("idle_rss", {})
     if idle:
+        lines.append(f"| idle (sts: stages gone after stage_max_idle {res['options']['stage_max_idle']:g} s) | RSS MiB (daemon + stages) | | "
+                     f"{fmt(idle.get('sts', {}).get('idle_rss_kib', 0) / 1024)} | "
+                     f"{fmt(idle.get('old', {}).get('idle_rss_kib', 0) / 1024)} | | | |")
         lines.append(f"| idle, after one lookup | RSS MiB (daemon + stages) | | {fmt(idle.get('sts', {}).get('rss_kib', 0) / 1024)} | "
                      f"{fmt(idle.get('old', {}).get('rss_kib', 0) / 1024)} | | | |")
         lines.append(f"| idle, after one lookup | PSS MiB (shared pages divided) | | "
@@ -587,7 +616,11 @@ def report(res):
         for s in ("sts", "old"):
             if s in mem:
                 m = mem[s]
-                lines.append(f"| memory, {m['cached']} cached policies ({s}) | RSS MiB idle → full; bytes/policy | | "
+                if m.get("full_quiet_rss_kib") is not None:
+                    lines.append(f"| memory, {m['cached']} cached policies ({s}), after stage_max_idle | RSS MiB idle → full; bytes/policy | | "
+                                 f"{fmt(m['quiet_rss_kib'] / 1024)} → {fmt(m['full_quiet_rss_kib'] / 1024)}; {fmt(m['per_policy_bytes'])} B |||||")
+                    m = dict(m, per_policy_bytes=m["per_policy_bytes_with_stages"])
+                lines.append(f"| memory, {m['cached']} cached policies ({s}), stages up | RSS MiB idle → full; bytes/policy | | "
                              + (f"{fmt(m['idle_rss_kib'] / 1024)} → {fmt(m['full_rss_kib'] / 1024)}; "
                                 f"{fmt(m['per_policy_bytes'])} B" if s == "sts" else "") + " | "
                              + (f"{fmt(m['idle_rss_kib'] / 1024)} → {fmt(m['full_rss_kib'] / 1024)}; "
@@ -626,8 +659,8 @@ def report(res):
         targets.append(("head-of-line: hot p99 at C=50 within 2× of hot p99 without slow lookups", fmt(r) + "×",
                         r is not None and r <= 2))
     if idle.get("sts"):
-        v = idle["sts"]["rss_kib"] / 1024
-        targets.append(("memory: idle RSS (daemon + stages, after one lookup) ≤ 40 MiB", fmt(v, " MiB"), v <= 40))
+        v = idle["sts"]["idle_rss_kib"] / 1024
+        targets.append(("memory: idle RSS (daemon + stages; the stages exit after stage_max_idle) ≤ 40 MiB", fmt(v, " MiB"), v <= 40))
     if mem and "sts" in mem and mem["sts"]["per_policy_bytes"] is not None:
         v = mem["sts"]["per_policy_bytes"]
         targets.append((f"memory: ≤ 1 KiB per cached policy ({mem['sts']['cached']} policies)", fmt(v, " B"), v <= 1024))
@@ -705,6 +738,7 @@ def main():
     p.add_argument("--memory-policies", type=int, default=100000)
     p.add_argument("--memory-servers", default="sts")
     p.add_argument("--memory-fill-time", type=float, default=900)
+    p.add_argument("--stage-max-idle", type=float, default=10)
     p.add_argument("--cache", default="internal", choices=["internal", "sqlite"])
     p.add_argument("--cache-size", type=int, default=200000)
     p.add_argument("--sts-args", default="")

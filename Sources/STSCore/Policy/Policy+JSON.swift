@@ -27,6 +27,7 @@ extension Policy {
         }
         guard mode == .none || !patterns.isEmpty else { return nil }
         let lines = json["lines"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard lines.allSatisfy(Policy.isPossibleLine) else { return nil }
         self.init(version: "STSv1", mode: mode, maxAge: maxAge, mx: patterns, lines: lines)
     }
 }

@@ -7,15 +7,32 @@ public struct Policy: Sendable, Equatable {
     public var maxAge: Int
     /// The mx patterns in policy order, duplicates removed.
     public var mx: [MXPattern]
+    /// The lines joined by line feeds, which no line holds: one allocation per cached policy rather than
+    /// an array and one per line (a daemon keeps up to `cache_size` of these in memory).
+    private var joinedLines: String
+
     /// The policy's lines as published, without line ends, unknown keys included: TLSRPT's
-    /// `policy-string` (RFC 8460).
-    public var lines: [String]
+    /// `policy-string` (RFC 8460). A line may not hold a line feed.
+    public var lines: [String] {
+        get { joinedLines.isEmpty ? [] : joinedLines.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+        set {
+            precondition(!newValue.contains { $0.utf8.contains(0x0A) }, "a policy line holds a line feed")
+            joinedLines = newValue.joined(separator: "\n")
+        }
+    }
 
     public init(version: String = "STSv1", mode: PolicyMode, maxAge: Int, mx: [MXPattern], lines: [String] = []) {
         self.version = version
         self.mode = mode
         self.maxAge = maxAge
         self.mx = mx
+        self.joinedLines = ""
         self.lines = lines
+    }
+
+    /// Whether `line` can be a policy line: not empty, no line end, no NUL (the parser splits at line
+    /// feeds, skips blank lines and refuses carriage returns and NULs inside a line).
+    public static func isPossibleLine(_ line: String) -> Bool {
+        !line.isEmpty && !line.utf8.contains { $0 == 0x0A || $0 == 0x0D || $0 == 0 }
     }
 }
