@@ -8,7 +8,8 @@ import Glibc
 import STSCore
 
 /// Log lines to a file descriptor (stderr, or the `-l` file): `time level label: message key=value ...`,
-/// or one JSON object per line (`{"time":...,"level":...,"message":...,"key":"value"}`) for log shippers.
+/// or one JSON object per line (`{"time":...,"level":...,"message":...,"key":"value"}`) for log shippers;
+/// see `LogLine`.
 public struct LineLogHandler: LogHandler {
     public enum Format: String, Sendable, CaseIterable {
         case text, json
@@ -118,73 +119,11 @@ public struct LineLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let all = metadata.isEmpty ? (event.metadata ?? [:]) : metadata.merging(event.metadata ?? [:]) { $1 }
-        if format == .json {
-            var object: JSONObject = ["time": .string(LogTimestamp.now()), "level": .string("\(event.level)"),
-                                      "logger": .string(label), "message": .string("\(event.message)")]
-            for (key, value) in all.sorted(by: { $0.key < $1.key }) where object[key] == nil { object[key] = .string("\(value)") }
-            sink.write(JSONWriter.string(.object(object)), urgent: event.level >= .warning)
-            return
-        }
-        // Built as bytes in one buffer: a busy daemon writes one of these lines per lookup.
-        var line: [UInt8] = []
-        line.reserveCapacity(256)
-        line.append(contentsOf: LogTimestamp.now().utf8)
-        line.append(UInt8(ascii: " "))
-        line.append(contentsOf: event.level.rawValue.utf8)
-        line.append(UInt8(ascii: " "))
-        line.append(contentsOf: label.utf8)
-        line.append(contentsOf: ": ".utf8)
-        line.append(contentsOf: event.message.description.utf8)
+        var line = LogLine(format: format, level: event.level, label: label, message: event.message.description)
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-            line.append(UInt8(ascii: " "))
-            line.append(contentsOf: key.utf8)
-            line.append(UInt8(ascii: "="))
-            Self.appendValue(value, to: &line)
+            if case .string(let string) = value { line.add(key, string) } else { line.add(key, "\(value)") }
         }
-        sink.write(bytes: line, urgent: event.level >= .warning)
-    }
-
-    /// A metadata value, quoted when it holds anything that would make the line ambiguous.
-    static func appendValue(_ value: Logger.MetadataValue, to line: inout [UInt8]) {
-        var text: String
-        if case .string(let string) = value { text = string } else { text = "\(value)" }
-        text.withUTF8 { bytes in
-            if bytes.contains(where: needsQuotes) {
-                appendQuoted(bytes, to: &line)
-            } else {
-                line.append(contentsOf: bytes)
-            }
-        }
-    }
-
-    static func needsQuotes(_ byte: UInt8) -> Bool {
-        byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\\")
-    }
-
-    /// Appends `bytes` in double quotes, with quotes, backslashes and control characters escaped, so
-    /// that one log line stays one line whatever a domain or a policy holds.
-    static func appendQuoted(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        // Runs of plain bytes are copied whole; only the bytes that need it are escaped.
-        var runStart = 0
-        for index in bytes.indices {
-            let byte = bytes[index]
-            let escape: String
-            switch byte {
-            case UInt8(ascii: "\""): escape = "\\\""
-            case UInt8(ascii: "\\"): escape = "\\\\"
-            case UInt8(ascii: "\n"): escape = "\\n"
-            case UInt8(ascii: "\r"): escape = "\\r"
-            case UInt8(ascii: "\t"): escape = "\\t"
-            case _ where byte < 0x20 || byte == 0x7F: escape = "\\u{\(String(byte, radix: 16))}"
-            default: continue
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-            out.append(contentsOf: escape.utf8)
-            runStart = index + 1
-        }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-        out.append(UInt8(ascii: "\""))
+        sink.write(bytes: line.finished(), urgent: event.level >= .warning)
     }
 }
 

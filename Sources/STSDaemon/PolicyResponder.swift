@@ -9,11 +9,13 @@ public struct PolicyResponder: SocketmapResponder {
     public let config: ConfigHolder
     public let service: PolicyService
     public let logger: Logger
+    public let decisions: DecisionLog
 
-    public init(config: ConfigHolder, service: PolicyService, logger: Logger) {
+    public init(config: ConfigHolder, service: PolicyService, logger: Logger, decisions: DecisionLog) {
         self.config = config
         self.service = service
         self.logger = logger
+        self.decisions = decisions
     }
 
     public func respond(to request: SocketmapRequest) async -> SocketmapReply {
@@ -49,11 +51,8 @@ public struct PolicyResponder: SocketmapResponder {
     /// The decision's log line and metrics; its reply.
     private func report(_ request: SocketmapRequest, domain: String, _ decision: PolicyService.Decision, since started: ContinuousClock.Instant) -> SocketmapReply {
         let elapsed = ContinuousClock.now - started
-        logger.info("decision", metadata: [
-            "zone": .string(request.name), "domain": .string(domain), "answer": .string(decision.reply.payload),
-            "why": .string(decision.reason), "from": .string(decision.source),
-            "ms": .string(String(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)),
-        ])
+        decisions.write(zone: request.name, domain: domain, answer: decision.reply.payload, why: decision.reason, from: decision.source,
+                        milliseconds: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
         DaemonMetrics.lookup(answer: decision.reply.kind, from: decision.source, seconds: elapsed.seconds)
         return decision.reply
     }

@@ -77,7 +77,8 @@ struct SocketmapdCommand: ParsableCommand {
         }
         let sink = LineLogHandler.Sink(fd: sinkFD)
         let level = Self.levels[verbosity]!
-        let logger = Logger(label: "sts-socketmapd") { label in LineLogHandler(label: label, sink: sink, level: level, format: LineLogHandler.Format(rawValue: logFormat) ?? .text) }
+        let format = LineLogHandler.Format(rawValue: logFormat) ?? .text
+        let logger = Logger(label: "sts-socketmapd") { label in LineLogHandler(label: label, sink: sink, level: level, format: format) }
 
         let daemonConfig = loadConfig(logger: logger)
         if checkConfig {
@@ -136,7 +137,8 @@ struct SocketmapdCommand: ParsableCommand {
         let rules = CacheRules(grace: Int64(daemonConfig.cacheGrace))
         let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger, dane: daneCache)
         let holder = ConfigHolder(daemonConfig)
-        let responder = PolicyResponder(config: holder, service: service, logger: logger)
+        let decisions = DecisionLog(sink: sink, format: format, label: "sts-socketmapd", level: level)
+        let responder = PolicyResponder(config: holder, service: service, logger: logger, decisions: decisions)
         let descriptors = DescriptorLimit.raiseToHardLimit()
         if daemonConfig.maxConnections == 0 || descriptors < daemonConfig.maxConnections + 64 {
             logger.warning("the descriptor limit may be reached before max_connections", metadata: ["limit": "\(descriptors)", "max_connections": "\(daemonConfig.maxConnections)"])

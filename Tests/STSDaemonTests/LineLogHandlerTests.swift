@@ -7,11 +7,17 @@ import XCTest
 final class LineLogHandlerTests: XCTestCase {
     /// The lines a handler writes for `body`, read back through a pipe.
     func lines(format: LineLogHandler.Format = .text, level: Logger.Level = .info, _ body: (Logger) -> Void) -> [String] {
+        written { sink in
+            body(Logger(label: "sts-test") { label in LineLogHandler(label: label, sink: sink, level: level, format: format) })
+        }
+    }
+
+    /// The lines written to a sink by `body`.
+    func written(_ body: (LineLogHandler.Sink) -> Void) -> [String] {
         var fds: [Int32] = [0, 0]
         XCTAssertEqual(pipe(&fds), 0)
         let sink = LineLogHandler.Sink(fd: fds[1])
-        let logger = Logger(label: "sts-test") { label in LineLogHandler(label: label, sink: sink, level: level, format: format) }
-        body(logger)
+        body(sink)
         sink.flush()
         close(fds[1])
         var bytes: [UInt8] = []
@@ -61,5 +67,38 @@ final class LineLogHandlerTests: XCTestCase {
         XCTAssertEqual(object["answer"], "OK secure match=a")
         XCTAssertEqual(object["domain"], "example.com")
         XCTAssertNotNil(object["time"])
+    }
+
+    func testJSONMetadataCannotReplaceTheLinesOwnFields() throws {
+        let written = lines(format: .json) { $0.info("decision", metadata: ["level": "forged", "message": "forged", "x": "\"\n"]) }
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(written[0].utf8)) as? [String: String])
+        XCTAssertEqual(object["level"], "info")
+        XCTAssertEqual(object["message"], "decision")
+        XCTAssertEqual(object["x"], "\"\n")
+    }
+
+    /// The decision line is written without swift-log; it must read exactly as the Logger would write it.
+    func testADecisionLineIsTheLineTheLoggerWouldWrite() throws {
+        let hostile = "OK secure match=a\"b c\nd"
+        for format in LineLogHandler.Format.allCases {
+            var pair: [String] = []
+            for _ in 0..<3 {  // the two lines must fall in the same second
+                pair = written { sink in
+                    Logger(label: "sts-test") { LineLogHandler(label: $0, sink: sink, level: .info, format: format) }
+                        .info("decision", metadata: ["zone": "postfix", "domain": "example.com", "answer": .string(hostile),
+                                                     "why": "policy 1 in enforce mode", "from": "cache", "ms": "12"])
+                    DecisionLog(sink: sink, format: format, label: "sts-test", level: .info)
+                        .write(zone: "postfix", domain: "example.com", answer: hostile, why: "policy 1 in enforce mode", from: "cache", milliseconds: 12)
+                }
+                if pair.count == 2 && pair[0] == pair[1] { break }
+            }
+            XCTAssertEqual(pair.count, 2)
+            XCTAssertEqual(pair.first, pair.last, "\(format)")
+        }
+        XCTAssertEqual(written { sink in
+            let log = DecisionLog(sink: sink, format: .text, label: "sts-test", level: .notice)
+            XCTAssertFalse(log.isEnabled)
+            log.write(zone: "postfix", domain: "example.com", answer: "NOTFOUND ", why: "x", from: "cache", milliseconds: 0)
+        }, [], "no decision lines above info")
     }
 }
