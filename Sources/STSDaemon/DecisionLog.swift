@@ -1,4 +1,5 @@
 import Logging
+import STSCore
 
 /// The one log line per decision, at `info`: `decision answer=... domain=... from=... ms=... why=...
 /// zone=...`. Written straight to the log sink, in the same format and field order as every other
@@ -19,10 +20,11 @@ public struct DecisionLog: Sendable {
     }
 
     /// The fields in their sorted order, as `LineLogHandler` writes metadata.
-    public func write(zone: String, domain: String, answer: String, why: String, from: String, milliseconds: Int) {
+    public func write(zone: String, domain: String, answer: SocketmapReply, why: String, from: String, milliseconds: Int) {
         guard isEnabled else { return }
         var line = LogLine(format: format, level: .info, label: label, message: "decision")
-        line.add("answer", answer)
+        let (word, text) = answer.parts
+        line.add("answer", word, text)
         line.add("domain", domain)
         line.add("from", from)
         line.add("ms", String(milliseconds))

@@ -17,13 +17,13 @@ struct LogLine {
         bytes.reserveCapacity(256)
         switch format {
         case .text:
-            bytes.append(contentsOf: LogTimestamp.now().utf8)
+            append(LogTimestamp.now())
             bytes.append(UInt8(ascii: " "))
-            bytes.append(contentsOf: level.rawValue.utf8)
+            append(level.rawValue)
             bytes.append(UInt8(ascii: " "))
-            bytes.append(contentsOf: label.utf8)
-            bytes.append(contentsOf: ": ".utf8)
-            bytes.append(contentsOf: message.utf8)
+            append(label)
+            append(": ")
+            append(message)
         case .json:
             bytes.append(contentsOf: #"{"time":"#.utf8)
             JSONWriter.writeString(LogTimestamp.now(), into: &bytes)
@@ -39,17 +39,28 @@ struct LogLine {
     /// `key=value` (quoted when the value holds anything that would make the line ambiguous), or a
     /// JSON member. Keys are ours, never from the network.
     mutating func add(_ key: String, _ value: String) {
+        add(key, value, "")
+    }
+
+    /// A field whose value is `first` followed by `second` (a reply's word and its text).
+    mutating func add(_ key: String, _ first: String, _ second: String) {
         switch format {
         case .text:
             bytes.append(UInt8(ascii: " "))
-            bytes.append(contentsOf: key.utf8)
+            append(key)
             bytes.append(UInt8(ascii: "="))
-            var value = value
-            value.withUTF8 { utf8 in
-                if utf8.contains(where: Self.needsQuotes) {
-                    Self.appendQuoted(utf8, to: &bytes)
-                } else {
-                    bytes.append(contentsOf: utf8)
+            var first = first, second = second
+            first.withUTF8 { first in
+                second.withUTF8 { second in
+                    if first.contains(where: Self.needsQuotes) || second.contains(where: Self.needsQuotes) {
+                        bytes.append(UInt8(ascii: "\""))
+                        Self.appendEscaped(first, to: &bytes)
+                        Self.appendEscaped(second, to: &bytes)
+                        bytes.append(UInt8(ascii: "\""))
+                    } else {
+                        bytes.append(contentsOf: first)
+                        bytes.append(contentsOf: second)
+                    }
                 }
             }
         case .json:
@@ -57,8 +68,14 @@ struct LogLine {
             bytes.append(UInt8(ascii: ","))
             JSONWriter.writeString(key, into: &bytes)
             bytes.append(UInt8(ascii: ":"))
-            JSONWriter.writeString(value, into: &bytes)
+            JSONWriter.writeString(second.isEmpty ? first : first + second, into: &bytes)
         }
+    }
+
+    /// A string's bytes, copied whole (appending its UTF-8 view goes byte by byte).
+    private mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     /// The line, without its line feed.
@@ -71,10 +88,9 @@ struct LogLine {
         byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\\")
     }
 
-    /// Appends `bytes` in double quotes, with quotes, backslashes and control characters escaped, so
-    /// that one log line stays one line whatever a domain or a policy holds.
-    static func appendQuoted(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
+    /// Appends `bytes` with quotes, backslashes and control characters escaped (to go between double
+    /// quotes), so that one log line stays one line whatever a domain or a policy holds.
+    static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         // Runs of plain bytes are copied whole; only the bytes that need it are escaped.
         var runStart = 0
         for index in bytes.indices {
@@ -94,6 +110,5 @@ struct LogLine {
             runStart = index + 1
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-        out.append(UInt8(ascii: "\""))
     }
 }

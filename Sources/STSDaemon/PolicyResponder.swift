@@ -51,7 +51,7 @@ public struct PolicyResponder: SocketmapResponder {
     /// The decision's log line and metrics; its reply.
     private func report(_ request: SocketmapRequest, domain: String, _ decision: PolicyService.Decision, since started: ContinuousClock.Instant) -> SocketmapReply {
         let elapsed = ContinuousClock.now - started
-        decisions.write(zone: request.name, domain: domain, answer: decision.reply.payload, why: decision.reason, from: decision.source,
+        decisions.write(zone: request.name, domain: domain, answer: decision.reply, why: decision.reason, from: decision.source,
                         milliseconds: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
         DaemonMetrics.lookup(answer: decision.reply.kind, from: decision.source, seconds: elapsed.seconds)
         return decision.reply

@@ -16,7 +16,9 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
     private let responder: SocketmapResponder
     private let maxPending: Int
     private var decoder: NetstringDecoder
-    /// Completes when every reply so far has been written; the next reply is chained after it.
+    /// Completes when every reply that had to wait so far has been handed to the channel; the next such
+    /// reply is chained after it. A reply ready at once with nothing before it pending is handed over
+    /// on the spot and leaves no future behind: the channel writes in the order it is given.
     private var tail: EventLoopFuture<Void>?
     private var pending = 0
     private var closing = false
@@ -110,8 +112,9 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
             // Answered on this event loop with no earlier reply still due: written at once, without a
             // task, a thread hop or the chain that keeps replies in order.
             var out = context.channel.allocator.buffer(capacity: 64)
-            out.writeBytes(immediate.netstring)
-            tail = context.writeAndFlush(wrapOutboundOut(out))
+            out.writeNetstring(immediate)
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            tail = nil
             return
         }
         let promise = eventLoop.makePromise(of: SocketmapReply.self)
@@ -126,8 +129,8 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
         let channel = context.channel
         tail = previous.flatMap { promise.futureResult }.flatMap { [weak self] reply -> EventLoopFuture<Void> in
             self?.pending -= 1
-            var out = channel.allocator.buffer(capacity: 32)
-            out.writeBytes(reply.netstring)
+            var out = channel.allocator.buffer(capacity: 64)
+            out.writeNetstring(reply)
             return channel.writeAndFlush(out)
         }
     }
@@ -143,10 +146,21 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
         closing = true
         let channel = context.channel
         let previous = tail ?? context.eventLoop.makeSucceededVoidFuture()
-        previous.whenComplete { _ in channel.close(promise: nil) }
+        previous.whenComplete { _ in
+            // An empty write completes after every write handed over before it: then all replies are out.
+            channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
+    }
+}
+
+extension ByteBuffer {
+    /// The reply as a netstring, its bytes copied in once.
+    mutating func writeNetstring(_ reply: SocketmapReply) {
+        let (word, text) = reply.parts
+        NetstringEncoder.write(word, text) { writeBytes($0) }
     }
 }

@@ -70,6 +70,11 @@ final class SocketmapTests: XCTestCase {
         XCTAssertNil(SocketmapRequest(payload: Array("postfix ".utf8)))
         XCTAssertNil(SocketmapRequest(payload: Array("postfix exa\nmple.com".utf8)))
         XCTAssertNil(SocketmapRequest(payload: [0x70, 0x20, 0xFF]))
+        XCTAssertNil(SocketmapRequest(payload: Array("postfix example.com\u{7F}".utf8)))
+        XCTAssertNil(SocketmapRequest(payload: Array("postfix b\u{FC}cher.example".utf8.dropLast(10)) + [0xC3]), "a UTF-8 sequence cut short")
+        XCTAssertEqual(SocketmapRequest(payload: Array("postfix bücher.example".utf8))?.key, "bücher.example")
+        XCTAssertEqual(SocketmapRequest(payload: Array("zöne example.com".utf8)), SocketmapRequest(name: "zöne", key: "example.com"))
+        XCTAssertNil(SocketmapRequest(payload: Array("postfix ".utf8) + [0xE2, 0x82]), "not UTF-8")
     }
 
     func testReplies() {

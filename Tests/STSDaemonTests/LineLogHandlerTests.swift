@@ -79,26 +79,28 @@ final class LineLogHandlerTests: XCTestCase {
 
     /// The decision line is written without swift-log; it must read exactly as the Logger would write it.
     func testADecisionLineIsTheLineTheLoggerWouldWrite() throws {
-        let hostile = "OK secure match=a\"b c\nd"
+        let answers: [SocketmapReply] = [.ok("secure match=a\"b c\nd"), .notFound, .temp("dns\nfailure"), .ok("plain")]
         for format in LineLogHandler.Format.allCases {
-            var pair: [String] = []
-            for _ in 0..<3 {  // the two lines must fall in the same second
-                pair = written { sink in
-                    Logger(label: "sts-test") { LineLogHandler(label: $0, sink: sink, level: .info, format: format) }
-                        .info("decision", metadata: ["zone": "postfix", "domain": "example.com", "answer": .string(hostile),
-                                                     "why": "policy 1 in enforce mode", "from": "cache", "ms": "12"])
-                    DecisionLog(sink: sink, format: format, label: "sts-test", level: .info)
-                        .write(zone: "postfix", domain: "example.com", answer: hostile, why: "policy 1 in enforce mode", from: "cache", milliseconds: 12)
+            for answer in answers {
+                var pair: [String] = []
+                for _ in 0..<3 {  // the two lines must fall in the same second
+                    pair = written { sink in
+                        Logger(label: "sts-test") { LineLogHandler(label: $0, sink: sink, level: .info, format: format) }
+                            .info("decision", metadata: ["zone": "postfix", "domain": "example.com", "answer": .string(answer.payload),
+                                                         "why": "policy 1 in enforce mode", "from": "cache", "ms": "12"])
+                        DecisionLog(sink: sink, format: format, label: "sts-test", level: .info)
+                            .write(zone: "postfix", domain: "example.com", answer: answer, why: "policy 1 in enforce mode", from: "cache", milliseconds: 12)
+                    }
+                    if pair.count == 2 && pair[0] == pair[1] { break }
                 }
-                if pair.count == 2 && pair[0] == pair[1] { break }
+                XCTAssertEqual(pair.count, 2)
+                XCTAssertEqual(pair.first, pair.last, "\(format) \(answer)")
             }
-            XCTAssertEqual(pair.count, 2)
-            XCTAssertEqual(pair.first, pair.last, "\(format)")
         }
         XCTAssertEqual(written { sink in
             let log = DecisionLog(sink: sink, format: .text, label: "sts-test", level: .notice)
             XCTAssertFalse(log.isEnabled)
-            log.write(zone: "postfix", domain: "example.com", answer: "NOTFOUND ", why: "x", from: "cache", milliseconds: 0)
+            log.write(zone: "postfix", domain: "example.com", answer: .notFound, why: "x", from: "cache", milliseconds: 0)
         }, [], "no decision lines above info")
     }
 }

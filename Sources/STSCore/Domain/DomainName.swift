@@ -57,26 +57,35 @@ public enum DomainName {
     /// optional final dot, no A-label, which needs libidn2's check) that is valid once lower-cased. Gives
     /// what the general path gives for such a name; nil sends every other input there.
     static func plainHostname(_ input: String) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(input.utf8.count)
-        for byte in input.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."):
-                bytes.append(byte)
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
-                bytes.append(byte + 0x20)
-            default:
-                return nil
+        // Written straight into the string's own storage: every Postfix lookup passes here.
+        var plain = true
+        let name = String(unsafeUninitializedCapacity: input.utf8.count) { buffer in
+            var count = 0
+            for byte in input.utf8 {
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                    buffer[count] = byte
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                    buffer[count] = byte + 0x20
+                default:
+                    plain = false
+                    return 0
+                }
+                count += 1
             }
+            if count > 1, buffer[count - 1] == UInt8(ascii: ".") { count -= 1 }
+            return count
         }
-        if bytes.count > 1, bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
-        // An A-label ("xn--" at the start of a label) needs libidn2's check.
-        for index in bytes.indices where bytes[index] == UInt8(ascii: "x") && (index == 0 || bytes[index - 1] == UInt8(ascii: ".")) {
-            if bytes[index...].starts(with: Array("xn--".utf8)) { return nil }
+        guard plain else { return nil }
+        var copy = name
+        let usable = copy.withUTF8 { bytes in
+            // An A-label ("xn--" at the start of a label) needs libidn2's check.
+            for index in bytes.indices where bytes[index] == UInt8(ascii: "x") && (index == 0 || bytes[index - 1] == UInt8(ascii: ".")) {
+                if bytes[index...].starts(with: "xn--".utf8) { return false }
+            }
+            return hostnameProblem(bytes: bytes) == nil
         }
-        let name = String(decoding: bytes, as: UTF8.self)
-        guard hostnameProblem(name) == nil else { return nil }
-        return name
+        return usable ? name : nil
     }
 
     /// Strict check of an already normalised host name: lower-case LDH labels of 1 to 63 characters, no

@@ -79,9 +79,29 @@ public enum NetstringEncoder {
         encode(payload, count: payload.count)
     }
 
-    /// Every reply to Postfix goes through here: one buffer, sized once.
     public static func encode(_ payload: String) -> [UInt8] {
         encode(payload.utf8, count: payload.utf8.count)
+    }
+
+    /// The netstring of `first` followed by `second`, in one buffer sized once.
+    public static func encode(_ first: String, _ second: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(first.utf8.count + second.utf8.count + 8)
+        write(first, second) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Hands the netstring of `first` followed by `second` to `append` in pieces (the length, the two
+    /// strings' bytes, the comma), for a writer that copies into a buffer of its own: every reply
+    /// to Postfix goes through here.
+    public static func write(_ first: String, _ second: String, to append: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var length = String(first.utf8.count + second.utf8.count)
+        length.append(":")
+        length.withUTF8(append)
+        var first = first, second = second
+        first.withUTF8(append)
+        second.withUTF8(append)
+        withUnsafeBytes(of: UInt8(ascii: ",")) { append($0.bindMemory(to: UInt8.self)) }
     }
 
     private static func encode<Bytes: Sequence<UInt8>>(_ payload: Bytes, count: Int) -> [UInt8] {

@@ -11,9 +11,19 @@ public struct SocketmapRequest: Sendable, Equatable {
 
     /// nil for a payload that is not `NAME KEY` in UTF-8 without control characters.
     public init?(payload: [UInt8]) {
-        guard let space = payload.firstIndex(of: 0x20), space > 0, space < payload.count - 1,
-            !payload.contains(where: { $0 < 0x20 || $0 == 0x7F }),
-            let name = String(validating: payload[..<space], as: UTF8.self),
+        var ascii = true
+        for byte in payload {
+            if byte < 0x20 || byte == 0x7F { return nil }
+            if byte >= 0x80 { ascii = false }
+        }
+        guard let space = payload.firstIndex(of: 0x20), space > 0, space < payload.count - 1 else { return nil }
+        // Nearly every request is ASCII, which is UTF-8 as it is; the rest is validated.
+        if ascii {
+            name = String(decoding: payload[..<space], as: UTF8.self)
+            key = String(decoding: payload[(space + 1)...], as: UTF8.self)
+            return
+        }
+        guard let name = String(validating: payload[..<space], as: UTF8.self),
             let key = String(validating: payload[(space + 1)...], as: UTF8.self)
         else { return nil }
         self.name = name
@@ -31,16 +41,26 @@ public enum SocketmapReply: Sendable, Equatable {
     case perm(String)
 
     public var payload: String {
+        let (word, text) = parts
+        return word + text
+    }
+
+    /// The payload in its two pieces, the word with its space and the value or reason: writers that
+    /// copy bytes (a netstring, a log line) take them as they are rather than joined first.
+    public var parts: (word: String, text: String) {
         switch self {
-        case .ok(let value): "OK \(value)"
-        case .notFound: "NOTFOUND "
-        case .temp(let reason): "TEMP \(Self.clean(reason))"
-        case .timeout(let reason): "TIMEOUT \(Self.clean(reason))"
-        case .perm(let reason): "PERM \(Self.clean(reason))"
+        case .ok(let value): ("OK ", value)
+        case .notFound: ("NOTFOUND ", "")
+        case .temp(let reason): ("TEMP ", Self.clean(reason))
+        case .timeout(let reason): ("TIMEOUT ", Self.clean(reason))
+        case .perm(let reason): ("PERM ", Self.clean(reason))
         }
     }
 
-    public var netstring: [UInt8] { NetstringEncoder.encode(payload) }
+    public var netstring: [UInt8] {
+        let (word, text) = parts
+        return NetstringEncoder.encode(word, text)
+    }
 
     /// Reasons end up in Postfix's logs: printable ASCII, one line, bounded.
     static func clean(_ reason: String) -> String {
