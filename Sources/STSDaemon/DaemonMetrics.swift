@@ -5,13 +5,35 @@ import Synchronization
 /// The daemon's metrics, named once. Recorded through swift-metrics; exported by `MetricsServer`.
 public enum DaemonMetrics {
     /// One per lookup: `answer` (ok, notfound, temp, perm) and `from` (cache, refreshed, budget, none).
-    public static func lookup(answer: String, from: String, seconds: Double) {
-        let key = LookupLabels(answer: answer, from: from)
-        // Every known pair has its handles made once, with the first lookup, and read without a lock
-        // after; an unknown one, which no caller makes today, is looked up in the registry.
-        let (counter, timer) = lookupHandles[key] ?? makeLookupHandles(key)
+    public static func lookup(answer: String, from: String, nanoseconds: UInt64) {
+        let (counter, timer) = lookupHandles(answer: answer, from: from)
         counter.increment()
-        timer.recordNanoseconds(Int64(seconds * 1e9))
+        timer.recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    /// Every known pair has its handles made once, with the first lookup, and found after by comparing
+    /// short strings (no hashing, no lock); an unknown one, which no caller makes today, is looked up
+    /// in the registry.
+    private static func lookupHandles(answer: String, from: String) -> (Counter, Timer) {
+        for handles in knownLookupHandles where handles.answer == answer && handles.from == from {
+            return (handles.counter, handles.timer)
+        }
+        return makeLookupHandles(answer: answer, from: from)
+    }
+    private static let knownLookupHandles: [(answer: String, from: String, counter: Counter, timer: Timer)] = {
+        // The common pairs first: answers from the cache.
+        var handles: [(answer: String, from: String, counter: Counter, timer: Timer)] = []
+        for from in ["cache", "refreshed", "budget", "none"] {
+            for answer in ["ok", "notfound", "temp", "timeout", "perm"] {
+                let (counter, timer) = makeLookupHandles(answer: answer, from: from)
+                handles.append((answer, from, counter, timer))
+            }
+        }
+        return handles
+    }()
+    private static func makeLookupHandles(answer: String, from: String) -> (Counter, Timer) {
+        (Counter(label: "sts_lookups_total", dimensions: [("answer", answer), ("from", from)]),
+         Timer(label: "sts_lookup_duration_seconds", dimensions: [("from", from)]))
     }
 
     /// Whether a lookup was answered from a fresh cache entry without any stage.
@@ -19,24 +41,6 @@ public enum DaemonMetrics {
         (hit ? cacheHits : cacheMisses).increment()
     }
 
-    private struct LookupLabels: Hashable {
-        var answer: String
-        var from: String
-    }
-    private static let lookupHandles: [LookupLabels: (Counter, Timer)] = {
-        var handles: [LookupLabels: (Counter, Timer)] = [:]
-        for answer in ["ok", "notfound", "temp", "timeout", "perm"] {
-            for from in ["cache", "refreshed", "budget", "none"] {
-                let key = LookupLabels(answer: answer, from: from)
-                handles[key] = makeLookupHandles(key)
-            }
-        }
-        return handles
-    }()
-    private static func makeLookupHandles(_ key: LookupLabels) -> (Counter, Timer) {
-        (Counter(label: "sts_lookups_total", dimensions: [("answer", key.answer), ("from", key.from)]),
-         Timer(label: "sts_lookup_duration_seconds", dimensions: [("from", key.from)]))
-    }
     private static let cacheHits = Counter(label: "sts_cache_lookups_total", dimensions: [("result", "hit")])
     private static let cacheMisses = Counter(label: "sts_cache_lookups_total", dimensions: [("result", "miss")])
 

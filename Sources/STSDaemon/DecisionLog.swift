@@ -27,7 +27,7 @@ public struct DecisionLog: Sendable {
         line.add("answer", word, text)
         line.add("domain", domain)
         line.add("from", from)
-        line.add("ms", String(milliseconds))
+        line.add("ms", milliseconds)
         line.add("why", why)
         line.add("zone", zone)
         sink.write(bytes: line.finished())

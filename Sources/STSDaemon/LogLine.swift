@@ -52,15 +52,21 @@ struct LogLine {
             var first = first, second = second
             first.withUTF8 { first in
                 second.withUTF8 { second in
-                    if first.contains(where: Self.needsQuotes) || second.contains(where: Self.needsQuotes) {
-                        bytes.append(UInt8(ascii: "\""))
+                    let quoting = Self.quoting(first).union(Self.quoting(second))
+                    if quoting.isEmpty {
+                        bytes.append(contentsOf: first)
+                        bytes.append(contentsOf: second)
+                        return
+                    }
+                    bytes.append(UInt8(ascii: "\""))
+                    if quoting.contains(.escapes) {
                         Self.appendEscaped(first, to: &bytes)
                         Self.appendEscaped(second, to: &bytes)
-                        bytes.append(UInt8(ascii: "\""))
                     } else {
                         bytes.append(contentsOf: first)
                         bytes.append(contentsOf: second)
                     }
+                    bytes.append(UInt8(ascii: "\""))
                 }
             }
         case .json:
@@ -84,8 +90,37 @@ struct LogLine {
         return bytes
     }
 
-    static func needsQuotes(_ byte: UInt8) -> Bool {
-        byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\\")
+    /// An integer field, its digits written without a String.
+    mutating func add(_ key: String, _ value: Int) {
+        guard format == .text, value >= 0 else { return add(key, String(value)) }
+        bytes.append(UInt8(ascii: " "))
+        append(key)
+        bytes.append(UInt8(ascii: "="))
+        let start = bytes.count
+        var rest = value
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
+    }
+
+    struct Quoting: OptionSet {
+        let rawValue: UInt8
+        /// The value holds a space, `=` or a character that must be escaped: it goes in double quotes.
+        static let quotes = Quoting(rawValue: 1)
+        /// It holds `"`, `\\` or a control character, which are escaped inside the quotes.
+        static let escapes = Quoting(rawValue: 2)
+    }
+
+    /// What writing `bytes` as a text value takes, in one pass.
+    static func quoting(_ bytes: UnsafeBufferPointer<UInt8>) -> Quoting {
+        var quoting: Quoting = []
+        for byte in bytes where byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\\") {
+            quoting.insert(.quotes)
+            if byte != 0x20 && byte != UInt8(ascii: "=") { return [.quotes, .escapes] }
+        }
+        return quoting
     }
 
     /// Appends `bytes` with quotes, backslashes and control characters escaped (to go between double

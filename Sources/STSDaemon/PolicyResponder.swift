@@ -19,7 +19,7 @@ public struct PolicyResponder: SocketmapResponder {
     }
 
     public func respond(to request: SocketmapRequest) async -> SocketmapReply {
-        let started = ContinuousClock.now
+        let started = MonotonicTime.nanoseconds()
         let zone = config.config.zone(named: request.name)
         switch PolicyKey.resolve(request.key) {
         case .noPolicy(let why):
@@ -31,7 +31,7 @@ public struct PolicyResponder: SocketmapResponder {
 
     /// Keys that need no lookup, and domains whose answer is in memory, are answered on the spot.
     public func respondImmediately(to request: SocketmapRequest) -> SocketmapReply? {
-        let started = ContinuousClock.now
+        let started = MonotonicTime.nanoseconds()
         let zone = config.config.zone(named: request.name)
         switch PolicyKey.resolve(request.key) {
         case .noPolicy(let why):
@@ -42,18 +42,18 @@ public struct PolicyResponder: SocketmapResponder {
         }
     }
 
-    private func noLookup(_ request: SocketmapRequest, why: String, since started: ContinuousClock.Instant) -> SocketmapReply {
+    private func noLookup(_ request: SocketmapRequest, why: String, since started: UInt64) -> SocketmapReply {
         logger.debug("no lookup", metadata: ["zone": "\(request.name)", "key": "\(request.key)", "why": "\(why)"])
-        DaemonMetrics.lookup(answer: "notfound", from: "none", seconds: (ContinuousClock.now - started).seconds)
+        DaemonMetrics.lookup(answer: "notfound", from: "none", nanoseconds: MonotonicTime.nanoseconds() &- started)
         return .notFound
     }
 
     /// The decision's log line and metrics; its reply.
-    private func report(_ request: SocketmapRequest, domain: String, _ decision: PolicyService.Decision, since started: ContinuousClock.Instant) -> SocketmapReply {
-        let elapsed = ContinuousClock.now - started
+    private func report(_ request: SocketmapRequest, domain: String, _ decision: PolicyService.Decision, since started: UInt64) -> SocketmapReply {
+        let elapsed = MonotonicTime.nanoseconds() &- started
         decisions.write(zone: request.name, domain: domain, answer: decision.reply, why: decision.reason, from: decision.source,
-                        milliseconds: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
-        DaemonMetrics.lookup(answer: decision.reply.kind, from: decision.source, seconds: elapsed.seconds)
+                        milliseconds: Int(elapsed / 1_000_000))
+        DaemonMetrics.lookup(answer: decision.reply.kind, from: decision.source, nanoseconds: elapsed)
         return decision.reply
     }
 }

@@ -81,15 +81,15 @@ final class LineLogHandlerTests: XCTestCase {
     func testADecisionLineIsTheLineTheLoggerWouldWrite() throws {
         let answers: [SocketmapReply] = [.ok("secure match=a\"b c\nd"), .notFound, .temp("dns\nfailure"), .ok("plain")]
         for format in LineLogHandler.Format.allCases {
-            for answer in answers {
+            for (answer, ms) in zip(answers, [12, 0, 1234, 7]) {
                 var pair: [String] = []
                 for _ in 0..<3 {  // the two lines must fall in the same second
                     pair = written { sink in
                         Logger(label: "sts-test") { LineLogHandler(label: $0, sink: sink, level: .info, format: format) }
                             .info("decision", metadata: ["zone": "postfix", "domain": "example.com", "answer": .string(answer.payload),
-                                                         "why": "policy 1 in enforce mode", "from": "cache", "ms": "12"])
+                                                         "why": "policy 1 in enforce mode", "from": "cache", "ms": "\(ms)"])
                         DecisionLog(sink: sink, format: format, label: "sts-test", level: .info)
-                            .write(zone: "postfix", domain: "example.com", answer: answer, why: "policy 1 in enforce mode", from: "cache", milliseconds: 12)
+                            .write(zone: "postfix", domain: "example.com", answer: answer, why: "policy 1 in enforce mode", from: "cache", milliseconds: ms)
                     }
                     if pair.count == 2 && pair[0] == pair[1] { break }
                 }
