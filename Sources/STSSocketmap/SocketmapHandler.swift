@@ -111,7 +111,7 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
             }
             // Answered on this event loop with no earlier reply still due: written at once, without a
             // task, a thread hop or the chain that keeps replies in order.
-            var out = context.channel.allocator.buffer(capacity: 64)
+            var out = context.channel.allocator.buffer(capacity: immediate.netstringCount)
             out.writeNetstring(immediate)
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
             tail = nil
@@ -129,7 +129,7 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
         let channel = context.channel
         tail = previous.flatMap { promise.futureResult }.flatMap { [weak self] reply -> EventLoopFuture<Void> in
             self?.pending -= 1
-            var out = channel.allocator.buffer(capacity: 64)
+            var out = channel.allocator.buffer(capacity: reply.netstringCount)
             out.writeNetstring(reply)
             return channel.writeAndFlush(out)
         }
@@ -157,10 +157,19 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 }
 
+extension SocketmapReply {
+    var netstringCount: Int {
+        let (word, text) = parts
+        return NetstringEncoder.encodedCount(word, text)
+    }
+}
+
 extension ByteBuffer {
-    /// The reply as a netstring, its bytes copied in once.
+    /// The reply as a netstring, encoded straight into the buffer.
     mutating func writeNetstring(_ reply: SocketmapReply) {
         let (word, text) = reply.parts
-        NetstringEncoder.write(word, text) { writeBytes($0) }
+        writeWithUnsafeMutableBytes(minimumWritableBytes: NetstringEncoder.encodedCount(word, text)) { out in
+            NetstringEncoder.encode(word, text, into: out)
+        }
     }
 }

@@ -58,6 +58,13 @@ final class NetstringTests: XCTestCase {
         XCTAssertEqual(String(decoding: NetstringEncoder.encode("OK secure"), as: UTF8.self), "9:OK secure,")
         XCTAssertEqual(String(decoding: NetstringEncoder.encode(""), as: UTF8.self), "0:,")
         XCTAssertEqual(NetstringEncoder.encode("é").count, "2:é,".utf8.count)
+        // In two pieces, as replies are written: the same bytes as the joined payload, at every length's
+        // number of digits.
+        for (first, second) in [("NOTFOUND ", ""), ("", ""), ("OK ", "é"), ("OK ", String(repeating: "a", count: 6)),
+                                ("OK ", String(repeating: "b", count: 97)), ("TEMP ", String(repeating: "c", count: 99_995))] {
+            XCTAssertEqual(NetstringEncoder.encode(first, second), NetstringEncoder.encode(first + second))
+            XCTAssertEqual(NetstringEncoder.encodedCount(first, second), NetstringEncoder.encode(first + second).count)
+        }
     }
 }
 

@@ -85,23 +85,53 @@ public enum NetstringEncoder {
 
     /// The netstring of `first` followed by `second`, in one buffer sized once.
     public static func encode(_ first: String, _ second: String) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(first.utf8.count + second.utf8.count + 8)
-        write(first, second) { out.append(contentsOf: $0) }
-        return out
+        let count = encodedCount(first, second)
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = encode(first, second, into: UnsafeMutableRawBufferPointer(buffer))
+        }
     }
 
-    /// Hands the netstring of `first` followed by `second` to `append` in pieces (the length, the two
-    /// strings' bytes, the comma), for a writer that copies into a buffer of its own: every reply
-    /// to Postfix goes through here.
-    public static func write(_ first: String, _ second: String, to append: (UnsafeBufferPointer<UInt8>) -> Void) {
-        var length = String(first.utf8.count + second.utf8.count)
-        length.append(":")
-        length.withUTF8(append)
-        var first = first, second = second
-        first.withUTF8(append)
-        second.withUTF8(append)
-        withUnsafeBytes(of: UInt8(ascii: ",")) { append($0.bindMemory(to: UInt8.self)) }
+    /// The size of the netstring of `first` followed by `second`.
+    public static func encodedCount(_ first: String, _ second: String) -> Int {
+        let length = first.utf8.count + second.utf8.count
+        var digits = 1
+        var rest = length / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        return digits + 1 + length + 1
+    }
+
+    /// Writes the netstring of `first` followed by `second` at the start of `out`, which holds at least
+    /// `encodedCount(first, second)` bytes; returns that count. Every reply to Postfix goes through
+    /// here, straight into the buffer that is sent.
+    public static func encode(_ first: String, _ second: String, into out: UnsafeMutableRawBufferPointer) -> Int {
+        let count = encodedCount(first, second)
+        precondition(out.count >= count, "netstring buffer too small")
+        let length = first.utf8.count + second.utf8.count
+        var end = count - length - 2  // the length's digits, written from the right
+        var rest = length
+        repeat {
+            end -= 1
+            out[end] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        } while rest > 0
+        var offset = count - length - 2
+        out[offset] = UInt8(ascii: ":")
+        offset += 1
+        func copy(_ text: String) {
+            var text = text
+            text.withUTF8 { bytes in
+                guard let base = bytes.baseAddress else { return }
+                (out.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)
+                offset += bytes.count
+            }
+        }
+        copy(first)
+        copy(second)
+        out[offset] = UInt8(ascii: ",")
+        return count
     }
 
     private static func encode<Bytes: Sequence<UInt8>>(_ payload: Bytes, count: Int) -> [UInt8] {
