@@ -83,8 +83,8 @@ public final class StageClient: Sendable {
     /// How many times the pipeline was let go for being idle.
     public var idleExits: Int { state.withLock { $0.idleExits } }
 
-    /// How long the stages may go without work before they exit (nil: never); a new value applies
-    /// from now on (a reloaded config).
+    /// How long the stages may go without work before they exit (nil: never). A new value (a
+    /// reloaded config) is taken at the next idle check, at most the old value later.
     public var maxIdle: Duration? {
         get { state.withLock { $0.maxIdle } }
         set {
