@@ -54,9 +54,24 @@ mkdir -p "$crashes"
 echo "fuzz: building the targets (debug, -sanitize=fuzzer,address)"
 started=$SECONDS
 build_log=$scratch/build.log
-# The gold linker warns about every ASan helper symbol; those lines say nothing.
-if ! swift build --package-path Fuzz --scratch-path "$scratch" -c debug --sanitize=fuzzer --sanitize=address \
-    </dev/null >"$build_log" 2>&1; then
+build() {
+    swift build --package-path Fuzz --scratch-path "$scratch" -c debug --sanitize=fuzzer --sanitize=address \
+        </dev/null >"$build_log" 2>&1
+}
+# A build folder from before a source file moved fails with "missing inputs" (SwiftPM keeps the old
+# paths): it is emptied (the crashes found stay) and the build tried once more.
+build_failed=0
+if ! build; then
+    if grep -q "because of missing inputs" "$build_log"; then
+        echo "fuzz: the build folder is stale (a source file moved); building afresh"
+        find "$scratch" -mindepth 1 -maxdepth 1 ! -name crashes -exec rm -rf {} +
+        build || build_failed=1
+    else
+        build_failed=1
+    fi
+fi
+if ((build_failed)); then
+    # The gold linker warns about every ASan helper symbol; those lines say nothing.
     grep -v "Cannot export local symbol" "$build_log" | tail -n 40 >&2
     echo "fuzz: the build failed (full log: $build_log)" >&2
     exit 1
