@@ -6,6 +6,18 @@ import XCTest
 
 /// The stage client over the real stage executables (built next to the test bundle).
 final class StageClientTests: XCTestCase {
+    /// A UDP socket on 127.0.0.1 that is never read, for a resolver that never answers; and its port.
+    static func silentResolver() -> (Int32, UInt16) {
+        let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+        return (silent, UInt16(bigEndian: address.sin_port))
+    }
+
     func testRecordsGoThroughAndComeBackMatchedByID() async throws {
         let client = StageClient(commands: [.init("sts-parse"), .init("sts-parse")])
         defer { client.shutdown() }
@@ -22,15 +34,8 @@ final class StageClientTests: XCTestCase {
 
     func testAKilledStageFailsTheLookupsInFlightAndIsStartedAgain() async throws {
         // A resolver that never answers keeps the lookup in flight inside sts-dns.
-        let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let (silent, port) = Self.silentResolver()
         defer { close(silent) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
-        let port = UInt16(bigEndian: address.sin_port)
 
         let client = StageClient(commands: [.init("sts-dns", ["--resolver", "127.0.0.1@\(port)", "--timeout", "30"]), .init("sts-parse")],
                                  restartDelay: .milliseconds(10))
@@ -107,15 +112,8 @@ final class StageClientTests: XCTestCase {
 
     func testALookupInFlightKeepsTheStagesPastTheirIdleTime() async throws {
         // The resolver never answers: sts-dns holds the record until its own 1.5 s timeout.
-        let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let (silent, port) = Self.silentResolver()
         defer { close(silent) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
-        let port = UInt16(bigEndian: address.sin_port)
 
         let client = StageClient(commands: [.init("sts-dns", ["--resolver", "127.0.0.1@\(port)", "--timeout", "1.5"])], maxIdle: .milliseconds(200))
         defer { client.shutdown() }
