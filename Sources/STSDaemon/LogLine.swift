@@ -46,9 +46,7 @@ struct LogLine {
     mutating func add(_ key: String, _ first: String, _ second: String) {
         switch format {
         case .text:
-            bytes.append(UInt8(ascii: " "))
-            append(key)
-            bytes.append(UInt8(ascii: "="))
+            beginTextField(key)
             var first = first, second = second
             first.withUTF8 { first in
                 second.withUTF8 { second in
@@ -78,6 +76,13 @@ struct LogLine {
         }
     }
 
+    /// ` key=`, before a text value.
+    private mutating func beginTextField(_ key: String) {
+        bytes.append(UInt8(ascii: " "))
+        append(key)
+        bytes.append(UInt8(ascii: "="))
+    }
+
     /// A string's bytes, copied whole (appending its UTF-8 view goes byte by byte).
     private mutating func append(_ text: String) {
         var text = text
@@ -93,9 +98,7 @@ struct LogLine {
     /// An integer field, its digits written without a String.
     mutating func add(_ key: String, _ value: Int) {
         guard format == .text, value >= 0 else { return add(key, String(value)) }
-        bytes.append(UInt8(ascii: " "))
-        append(key)
-        bytes.append(UInt8(ascii: "="))
+        beginTextField(key)
         let start = bytes.count
         var rest = value
         repeat {

@@ -111,9 +111,7 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
             }
             // Answered on this event loop with no earlier reply still due: written at once, without a
             // task, a thread hop or the chain that keeps replies in order.
-            var out = context.channel.allocator.buffer(capacity: immediate.netstringCount)
-            out.writeNetstring(immediate)
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.netstring(immediate)), promise: nil)
             tail = nil
             return
         }
@@ -129,9 +127,7 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
         let channel = context.channel
         tail = previous.flatMap { promise.futureResult }.flatMap { [weak self] reply -> EventLoopFuture<Void> in
             self?.pending -= 1
-            var out = channel.allocator.buffer(capacity: reply.netstringCount)
-            out.writeNetstring(reply)
-            return channel.writeAndFlush(out)
+            return channel.writeAndFlush(channel.allocator.netstring(reply))
         }
     }
 
@@ -157,19 +153,13 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 }
 
-extension SocketmapReply {
-    var netstringCount: Int {
-        let (word, text) = parts
-        return NetstringEncoder.encodedCount(word, text)
-    }
-}
-
-extension ByteBuffer {
-    /// The reply as a netstring, encoded straight into the buffer.
-    mutating func writeNetstring(_ reply: SocketmapReply) {
+extension ByteBufferAllocator {
+    /// The reply as a netstring, encoded straight into a buffer of its exact size.
+    func netstring(_ reply: SocketmapReply) -> ByteBuffer {
         let (word, text) = reply.parts
-        writeWithUnsafeMutableBytes(minimumWritableBytes: NetstringEncoder.encodedCount(word, text)) { out in
-            NetstringEncoder.encode(word, text, into: out)
-        }
+        let count = NetstringEncoder.encodedCount(word, text)
+        var out = buffer(capacity: count)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { NetstringEncoder.encode(word, text, into: $0) }
+        return out
     }
 }

@@ -137,7 +137,7 @@ struct SocketmapdCommand: ParsableCommand {
         let rules = CacheRules(grace: Int64(daemonConfig.cacheGrace))
         let service = PolicyService(rules: rules, hot: hot, durable: durable, stages: stages, logger: logger, dane: daneCache)
         let holder = ConfigHolder(daemonConfig)
-        let decisions = DecisionLog(sink: sink, format: format, label: "sts-socketmapd", level: level)
+        let decisions = DecisionLog(sink: sink, format: format, label: logger.label, level: level)
         let responder = PolicyResponder(config: holder, service: service, logger: logger, decisions: decisions)
         let descriptors = DescriptorLimit.raiseToHardLimit()
         if daemonConfig.maxConnections == 0 || descriptors < daemonConfig.maxConnections + 64 {

@@ -76,11 +76,17 @@ public struct NetstringDecoder: Sendable {
 /// Netstring framing for replies.
 public enum NetstringEncoder {
     public static func encode(_ payload: [UInt8]) -> [UInt8] {
-        encode(payload, count: payload.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(payload.count + 8)
+        out.append(contentsOf: String(payload.count).utf8)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: payload)
+        out.append(UInt8(ascii: ","))
+        return out
     }
 
     public static func encode(_ payload: String) -> [UInt8] {
-        encode(payload.utf8, count: payload.utf8.count)
+        encode(payload, "")
     }
 
     /// The netstring of `first` followed by `second`, in one buffer sized once.
@@ -132,15 +138,5 @@ public enum NetstringEncoder {
         copy(second)
         out[offset] = UInt8(ascii: ",")
         return count
-    }
-
-    private static func encode<Bytes: Sequence<UInt8>>(_ payload: Bytes, count: Int) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(count + 8)
-        out.append(contentsOf: String(count).utf8)
-        out.append(UInt8(ascii: ":"))
-        out.append(contentsOf: payload)
-        out.append(UInt8(ascii: ","))
-        return out
     }
 }
