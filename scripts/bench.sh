@@ -5,10 +5,11 @@
 #   sudo scripts/bench.sh [options]
 #
 # What it does:
-#   1. builds sts (swift build -c release --static-swift-stdlib, as scripts/run.sh does) and the two C
-#      programs of scripts/bench/: smload, the load client (C persistent connections, one request in
-#      flight on each, like Postfix), and smfloor, the floor (a minimal epoll server that answers every
-#      request with a fixed reply: the fastest any daemon could answer on this machine);
+#   1. installs the Debian packages it needs (scripts/install-deps.sh --bench), builds sts (swift build
+#      -c release --static-swift-stdlib, as scripts/run.sh does) and the two C programs of scripts/bench/:
+#      smload, the load client (C persistent connections, one request in flight on each, like Postfix),
+#      and smfloor, the floor (a minimal epoll server that answers every request with a fixed reply: the
+#      fastest any daemon could answer on this machine);
 #   2. makes a virtualenv (.venv-bench/) with postfix-mta-sts-resolver==1.5.1, uvloop, aiosqlite,
 #      matplotlib and cryptography from PyPI;
 #   3. brings up the test world (scripts/world/up.sh) in its own network namespace (default sts-bench, state
@@ -79,6 +80,7 @@ say() { echo "bench: $*" >&2; }
 # The release scripts/run.sh and scripts/install.sh build (the Swift runtime linked statically, see
 # scripts/run.sh), so that what is measured is what is deployed.
 release=(-c release --static-swift-stdlib)
+scripts/install-deps.sh --bench </dev/null
 if ((build)); then
     say "building sts (swift build ${release[*]})"
     swift build "${release[@]}" 2>&1 | tail -n 3 >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sts needs to build and run (and, with --test, to run its tests).
+# Installs the Debian packages sts needs to build and run (and, with --test, to run its tests; with
+# --bench, to run the benchmark, scripts/bench.sh).
 # Idempotent and non-interactive: packages already present are not touched, and apt is only
 # asked when something is missing.
 set -euo pipefail
@@ -24,9 +25,18 @@ test_packages=(
     redis-server postgresql  # the redis and PostgreSQL cache backends, run by the tests themselves
     nftables         # nft: the fault tests refuse DNS and HTTPS inside the world
 )
+bench_packages=(
+    gcc libc6-dev    # the benchmark's C load client and floor server
+    python3-venv     # the old daemon's virtualenv
+)
 
 wanted=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then wanted+=("${test_packages[@]}"); fi
+case "${1:-}" in
+    --test) wanted+=("${test_packages[@]}") ;;
+    --bench) wanted+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+    "") ;;
+    *) echo "install-deps: unknown option $1 (--test or --bench)" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${wanted[@]}"; do
