@@ -76,11 +76,13 @@ done
 [[ $(id -u) -eq 0 ]] || { echo "bench: run as root (it runs the test world)" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
+# --- packages: the build's, the test world's, a C compiler and python3-venv ---------------------
+scripts/install-deps.sh --bench </dev/null
+
 # --- builds --------------------------------------------------------------------------------------
 # The release scripts/run.sh and scripts/install.sh build (the Swift runtime linked statically, see
 # scripts/run.sh), so that what is measured is what is deployed.
 release=(-c release --static-swift-stdlib)
-scripts/install-deps.sh --bench </dev/null
 if ((build)); then
     say "building sts (swift build ${release[*]})"
     swift build "${release[@]}" 2>&1 | tail -n 3 >&2
