@@ -6,10 +6,12 @@
 #
 # What it does:
 #   1. installs the Debian packages it needs (scripts/install-deps.sh --bench), builds sts (swift build
-#      -c release --static-swift-stdlib, as scripts/run.sh does) and the two C programs of scripts/bench/:
-#      smload, the load client (C persistent connections, one request in flight on each, like Postfix),
-#      and smfloor, the floor (a minimal epoll server that answers every request with a fixed reply: the
-#      fastest any daemon could answer on this machine);
+#      -c release --static-swift-stdlib, as scripts/run.sh does) and the three C programs of scripts/bench/:
+#      smload, the load client (C persistent connections, one request in flight on each, like Postfix);
+#      smfloor, the floor (a minimal epoll server that answers every request with a fixed reply: the
+#      fastest any daemon could answer on this machine); and smcoldfloor, the cold scenario's floor (per
+#      request the TXT and A queries and one HTTPS GET with a bare OpenSSL client sharing one SSL_CTX, then
+#      a fixed reply: the fastest any daemon could answer a domain it has not seen);
 #   2. makes a virtualenv (.venv-bench/) with postfix-mta-sts-resolver==1.5.1, uvloop, aiosqlite,
 #      matplotlib and cryptography from PyPI;
 #   3. brings up the test world (scripts/world/up.sh) in its own network namespace (default sts-bench, state
@@ -93,6 +95,7 @@ mkdir -p scripts/bench/bin
 for tool in smload smfloor; do
     cc -O2 -Wall -o "scripts/bench/bin/$tool" "scripts/bench/$tool.c"
 done
+cc -O2 -Wall -pthread -o scripts/bench/bin/smcoldfloor scripts/bench/smcoldfloor.c -lssl -lcrypto -lresolv
 
 # --- the old daemon's virtualenv -----------------------------------------------------------------
 venv=$repo/.venv-bench

@@ -26,7 +26,8 @@ test_packages=(
     nftables         # nft: the fault tests refuse DNS and HTTPS inside the world
 )
 bench_packages=(
-    gcc libc6-dev    # the benchmark's C load client and floor server
+    gcc libc6-dev    # the benchmark's C load client and floor servers
+    libssl-dev       # the cold floor's bare OpenSSL client
     python3-venv     # the old daemon's virtualenv
 )
 
