@@ -59,7 +59,7 @@ public enum ConfigLoader {
 
         mutating func daemon(_ root: YAMLNode?) throws(ConfigError) -> DaemonConfig {
             var config = DaemonConfig()
-            let top = try members(root, "", known: ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "max_connections", "idle_timeout", "stage_max_idle", "cache_grace", "cache", "proactive_policy_fetching", "default_zone", "zones", "metrics", "dnssec_trust_anchor"])
+            let top = try members(root, "", known: ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "max_connections", "idle_timeout", "event_loops", "stage_max_idle", "cache_grace", "cache", "proactive_policy_fetching", "default_zone", "zones", "metrics", "dnssec_trust_anchor"])
             if let node = top["host"], let value = try string(node, "host") { config.host = value }
             if let node = top["port"], let value = try int(node, "port", in: 1...65535) { config.port = value }
             if let node = top["path"], let value = try string(node, "path") { config.path = value }
@@ -68,6 +68,7 @@ public enum ConfigLoader {
             if let node = top["shutdown_timeout"], let value = try number(node, "shutdown_timeout", in: 0...3600) { config.shutdownTimeout = value }
             if let node = top["max_connections"], let value = try int(node, "max_connections", in: 0...1_000_000) { config.maxConnections = value }
             if let node = top["idle_timeout"], let value = try number(node, "idle_timeout", in: 0...86400) { config.idleTimeout = value }
+            if let node = top["event_loops"], let value = try int(node, "event_loops", in: 1...64) { config.eventLoops = value }
             if let node = top["stage_max_idle"], let value = try number(node, "stage_max_idle", in: 0...86400) { config.stageMaxIdle = value }
             if let node = top["cache_grace"], let value = try number(node, "cache_grace", in: 0...31_557_600) { config.cacheGrace = value }
             config.cache = try cache(top["cache"])

@@ -18,6 +18,10 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Seconds a connection may go without a whole request while no reply is pending (0: never).
     /// Postfix's client itself drops a connection idle for 10 s.
     public var idleTimeout: Double = 60
+    /// Event-loop threads that serve the connections. One answers about 100,000 cached lookups a second,
+    /// more than any mail host asks; each further one competes for the cores with Postfix's own
+    /// processes, and on a busy host that lengthens the slowest answers more than it adds.
+    public var eventLoops: Int = 1
     /// Seconds the stage processes may go without work before they exit, to be started again by the
     /// next lookup that needs them, as Postfix's `max_idle` (0: they stay). Lookups answered from the
     /// cache need no stage.
@@ -35,6 +39,13 @@ public struct DaemonConfig: Sendable, Equatable {
     public var dnssecTrustAnchor: String?
 
     public init() {}
+
+    /// Whether `other` keeps the settings that are fixed when the listener starts (a reload cannot
+    /// change them; they take effect at the next start).
+    public func hasSameListener(as other: DaemonConfig) -> Bool {
+        (host, port, path, mode, reusePort) == (other.host, other.port, other.path, other.mode, other.reusePort)
+            && (maxConnections, idleTimeout, eventLoops) == (other.maxConnections, other.idleTimeout, other.eventLoops)
+    }
 
     /// The zone for a socketmap name: its own section, else `default_zone`.
     public func zone(named name: String) -> ZoneConfig {

@@ -146,7 +146,7 @@ struct SocketmapdCommand: ParsableCommand {
         let limits = ConnectionLimits(
             maxConnections: daemonConfig.maxConnections,
             idleTimeout: daemonConfig.idleTimeout > 0 ? .milliseconds(Int64(daemonConfig.idleTimeout * 1000)) : nil)
-        let server = SocketmapServer(responder: responder, limits: limits) { refused in
+        let server = SocketmapServer(responder: responder, threads: daemonConfig.eventLoops, limits: limits) { refused in
             DaemonMetrics.connectionRefused()
             // One line for the first and then every thousandth: a flood must not flood the log too.
             if refused == 1 || refused % 1000 == 0 {
@@ -198,8 +198,7 @@ struct SocketmapdCommand: ParsableCommand {
             do {
                 let loaded = try ConfigLoader.load(path: config ?? Self.defaultConfigPath)
                 for warning in loaded.warnings { logger.warning("\(warning)") }
-                let old = holder.config
-                if (old.host, old.port, old.path, old.mode, old.maxConnections, old.idleTimeout) != (loaded.config.host, loaded.config.port, loaded.config.path, loaded.config.mode, loaded.config.maxConnections, loaded.config.idleTimeout) {
+                if !holder.config.hasSameListener(as: loaded.config) {
                     logger.warning("listener settings changed; they take effect at the next restart")
                 }
                 holder.replace(with: loaded.config)

@@ -240,3 +240,24 @@ def test_idle_stages_exit_and_the_next_lookup_starts_them_again(tmp_path):
         assert "stages idle for stage_max_idle" in d.log()
     finally:
         d.stop()
+
+
+def event_loop_threads(pid):
+    names = [open(f"/proc/{pid}/task/{tid}/comm").read().strip() for tid in os.listdir(f"/proc/{pid}/task")]
+    return sorted(n for n in names if n.startswith("NIO-ELT-"))
+
+
+def test_event_loops_sets_the_listener_threads(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = Daemon(BASE.format(port=18493), 18493, str(tmp_path / "a")).start()
+    three = Daemon(BASE.format(port=18494) + "event_loops: 3\n", 18494, str(tmp_path / "b")).start()
+    try:
+        assert len(event_loop_threads(one.proc.pid)) == 1, "one event loop by default"
+        assert len(event_loop_threads(three.proc.pid)) == 3
+        # Connections are spread over the three loops; each is answered.
+        for _ in range(6):
+            assert three.postmap("good.test") == (0, GOOD)
+    finally:
+        one.stop()
+        three.stop()

@@ -92,6 +92,24 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(failure("idle_timeout: forever\n")?.key, "idle_timeout")
     }
 
+    func testEventLoops() throws {
+        XCTAssertEqual(DaemonConfig().eventLoops, 1)
+        XCTAssertEqual(try load("event_loops: 4\n").config.eventLoops, 4)
+        XCTAssertEqual(failure("event_loops: 0\n")?.key, "event_loops")
+        XCTAssertEqual(failure("event_loops: 65\n")?.key, "event_loops")
+        XCTAssertEqual(failure("event_loops: 1.5\n")?.key, "event_loops")
+        XCTAssertEqual(failure("event_loops: all\n")?.key, "event_loops")
+    }
+
+    func testListenerSettingsAreTheOnesAReloadCannotChange() throws {
+        let base = try load("port: 9000\n").config
+        XCTAssertTrue(base.hasSameListener(as: try load("port: 9000\ncache_grace: 5\ndefault_zone:\n  timeout: 9\n").config))
+        for changed in ["port: 9001\n", "port: 9000\nhost: ::1\n", "port: 9000\npath: /run/s\n", "port: 9000\nreuse_port: false\n",
+                        "port: 9000\nmax_connections: 5\n", "port: 9000\nidle_timeout: 5\n", "port: 9000\nevent_loops: 2\n"] {
+            XCTAssertFalse(base.hasSameListener(as: try load(changed).config), changed)
+        }
+    }
+
     func testStageMaxIdle() throws {
         XCTAssertEqual(DaemonConfig().stageMaxIdle, 100, "Postfix's max_idle")
         XCTAssertEqual(try load("stage_max_idle: 2.5\n").config.stageMaxIdle, 2.5)
