@@ -57,18 +57,22 @@ public enum DomainName {
     /// optional final dot, no A-label, which needs libidn2's check) that is valid once lower-cased. Gives
     /// what the general path gives for such a name; nil sends every other input there.
     static func plainHostname(_ input: String) -> String? {
-        // Written straight into the string's own storage: every Postfix lookup passes here.
-        var plain = true
-        let name = String(unsafeUninitializedCapacity: input.utf8.count) { buffer in
+        var input = input
+        return input.withUTF8(plainHostname(bytes:))
+    }
+
+    private static func plainHostname(bytes input: UnsafeBufferPointer<UInt8>) -> String? {
+        // Written straight into the string's own storage from contiguous bytes: every Postfix lookup
+        // passes here. A byte outside the plain set makes the result empty, which no name is.
+        let name = String(unsafeUninitializedCapacity: input.count) { buffer in
             var count = 0
-            for byte in input.utf8 {
+            for byte in input {
                 switch byte {
                 case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."):
                     buffer[count] = byte
                 case UInt8(ascii: "A")...UInt8(ascii: "Z"):
                     buffer[count] = byte + 0x20
                 default:
-                    plain = false
                     return 0
                 }
                 count += 1
@@ -76,7 +80,7 @@ public enum DomainName {
             if count > 1, buffer[count - 1] == UInt8(ascii: ".") { count -= 1 }
             return count
         }
-        guard plain else { return nil }
+        guard !name.isEmpty else { return nil }
         var copy = name
         let usable = copy.withUTF8 { bytes in
             // An A-label ("xn--" at the start of a label) needs libidn2's check.

@@ -123,20 +123,22 @@ public enum NetstringEncoder {
             out[end] = UInt8(ascii: "0") + UInt8(rest % 10)
             rest /= 10
         } while rest > 0
-        var offset = count - length - 2
-        out[offset] = UInt8(ascii: ":")
-        offset += 1
-        func copy(_ text: String) {
-            var text = text
-            text.withUTF8 { bytes in
-                guard let base = bytes.baseAddress else { return }
-                (out.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)
-                offset += bytes.count
-            }
-        }
-        copy(first)
-        copy(second)
-        out[offset] = UInt8(ascii: ",")
+        let colon = count - length - 2
+        out[colon] = UInt8(ascii: ":")
+        let afterFirst = copy(first, into: out, at: colon + 1)
+        out[copy(second, into: out, at: afterFirst)] = UInt8(ascii: ",")
         return count
+    }
+
+    /// Copies `text`'s bytes to `out` at `offset`; returns the offset after them. (No closure that
+    /// captures a counter: every reply passes here.)
+    private static func copy(_ text: String, into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        var text = text
+        let count = text.utf8.count
+        text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            (out.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)
+        }
+        return offset + count
     }
 }

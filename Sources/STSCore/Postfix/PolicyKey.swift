@@ -11,7 +11,10 @@ public enum PolicyKey: Sendable, Equatable {
     case noPolicy(String)
 
     public static func resolve(_ key: String) -> PolicyKey {
-        // Bytes, not Characters: the common key is a plain host name, and ":" "[" "." are ASCII.
+        // Nearly every key is a plain host name, which no other form below can be (it has no "[" or
+        // ":", does not start with "." and is no IPv4 address): it is the domain as it is normalised.
+        if let name = DomainName.plainHostname(key) { return .domain(name) }
+        // Bytes, not Characters: ":" "[" "." are ASCII.
         if key.utf8.first == UInt8(ascii: ".") { return .noPolicy("parent-domain probe") }
         var host = Substring(key)
         if host.utf8.first == UInt8(ascii: "[") {
