@@ -78,7 +78,7 @@ public final class SocketmapHandler: ChannelInboundHandler, @unchecked Sendable 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         let buffer = unwrapInboundIn(data)
-        decoder.append(buffer.readableBytesView)
+        buffer.withUnsafeReadableBytes { decoder.append($0) }
         while true {
             let payload: [UInt8]?
             do {

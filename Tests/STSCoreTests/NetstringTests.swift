@@ -33,6 +33,26 @@ final class NetstringTests: XCTestCase {
         XCTAssertEqual(decoder.pendingByteCount, 0)
     }
 
+    func testBytesInMemoryDecodeAsTheSequenceDoesAndTheBufferIsReused() throws {
+        var decoder = NetstringDecoder(maxPayload: 99)
+        var result: [String] = []
+        // Pieces of every size, across frame boundaries, with whole frames consumed in between.
+        let stream = Array("19:postfix example.com,0:,7:postfix,99:".utf8) + Array(repeating: UInt8(ascii: "a"), count: 99) + [UInt8(ascii: ",")]
+        var start = 0
+        var size = 1
+        while start < stream.count {
+            let end = min(stream.count, start + size)
+            stream[start..<end].withUnsafeBytes { decoder.append($0) }
+            while let payload = try decoder.next() { result.append(String(decoding: payload, as: UTF8.self)) }
+            start = end
+            size += 3
+        }
+        XCTAssertEqual(result, ["postfix example.com", "", "postfix", String(repeating: "a", count: 99)])
+        XCTAssertEqual(decoder.pendingByteCount, 0)
+        Array("100:".utf8).withUnsafeBytes { decoder.append($0) }
+        XCTAssertThrowsError(try decoder.next()) { XCTAssertEqual($0 as? NetstringDecoder.Failure, .tooLong(99)) }
+    }
+
     func testMalformedFrames() {
         for bad in ["x:abc,", ":abc,", "3:abcd", "3:abc;", "-1:a,", " 3:abc,", "3 :abc,"] {
             XCTAssertThrowsError(try payloads([bad]), bad)

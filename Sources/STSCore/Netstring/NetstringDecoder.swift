@@ -19,6 +19,8 @@ public struct NetstringDecoder: Sendable {
     }
 
     public let maxPayload: Int
+    /// Digits of `maxPayload`: a longer length is refused before it is read whole.
+    private let maxDigits: Int
     private var buffer: [UInt8] = []
     private var consumed = 0
     private var failure: Failure?
@@ -26,20 +28,39 @@ public struct NetstringDecoder: Sendable {
     /// Postfix's socketmap client sends at most 10000 bytes.
     public init(maxPayload: Int = 10_000) {
         self.maxPayload = maxPayload
+        var digits = 1
+        var rest = maxPayload / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        self.maxDigits = digits
     }
 
     public mutating func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
-        if consumed > 4096 && consumed * 2 > buffer.count {
+        makeRoom()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// The same for bytes in memory, copied in one go (a connection's reads come this way).
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        makeRoom()
+        buffer.append(contentsOf: bytes)
+    }
+
+    private mutating func makeRoom() {
+        if consumed == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            consumed = 0
+        } else if consumed > 4096 && consumed * 2 > buffer.count {
             buffer.removeFirst(consumed)
             consumed = 0
         }
-        buffer.append(contentsOf: bytes)
     }
 
     /// The next complete payload; nil when more bytes are needed. Throws once the stream is malformed.
     public mutating func next() throws(Failure) -> [UInt8]? {
         if let failure { throw failure }
-        let maxDigits = String(maxPayload).count
         var index = consumed
         var length = 0
         var digits = 0
