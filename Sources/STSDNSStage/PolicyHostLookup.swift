@@ -13,9 +13,8 @@ struct PolicyHostLookup: Sendable {
     /// IPv4 addresses first, then IPv6; empty when neither family gave any in time. Answers that
     /// failed DNSSEC validation give none.
     func addresses(of name: String) async -> [String] {
-        let gathered = Gathered()
-        return await withCheckedContinuation { continuation in
-            gathered.set(continuation)
+        await FirstAnswer<[String]>.wait { first in
+            let gathered = Gathered(first)
             for (index, type) in [DNSRecordType.a, .aaaa].enumerated() {
                 Task {
                     let found = Self.addresses(in: await resolver.resolve(name, type: type))
@@ -37,40 +36,36 @@ struct PolicyHostLookup: Sendable {
     }
 }
 
-/// The two families' answers as they come, and the one waiting for them.
+/// The two families' answers as they come, for the one waiting for them.
 private final class Gathered: Sendable {
-    fileprivate struct State {
-        var continuation: CheckedContinuation<[String], Never>?
-        var families: [[String]?] = [nil, nil]
-    }
-    private let state = Mutex(State())
+    private let answer: FirstAnswer<[String]>
+    private let families = Mutex<[[String]?]>([nil, nil])
 
-    func set(_ continuation: CheckedContinuation<[String], Never>) {
-        state.withLock { $0.continuation = continuation }
+    init(_ answer: FirstAnswer<[String]>) {
+        self.answer = answer
     }
 
-    /// Records one family's answer; resumes the waiter when both are in. True when the resolution
-    /// delay should start now (the first family to answer, with addresses).
+    /// Records one family's answer; answers when both are in. True when the resolution delay should
+    /// start now (the first family to answer, with addresses).
     func add(_ addresses: [String], at index: Int) -> Bool {
-        state.withLock { state in
-            state.families[index] = addresses
-            if state.families.allSatisfy({ $0 != nil }) {
-                state.answer()
-                return false
-            }
-            return !addresses.isEmpty
+        let (complete, delay) = families.withLock { families in
+            families[index] = addresses
+            return (families.allSatisfy { $0 != nil } ? Self.joined(families) : nil, !addresses.isEmpty)
         }
+        if let complete {
+            answer.resume(returning: complete)
+            return false
+        }
+        return delay
     }
 
-    /// The resolution delay is over: answers with what has come.
+    /// The resolution delay is over: answers with what has come (dropped if both were in first).
     func finish() {
-        state.withLock { $0.answer() }
+        answer.resume(returning: families.withLock { Self.joined($0) })
     }
-}
 
-extension Gathered.State {
-    /// Resumes the waiter, if it still waits, with the addresses come so far (IPv4 first).
-    fileprivate mutating func answer() {
-        continuation.take()?.resume(returning: families.compactMap { $0 }.flatMap { $0 })
+    /// The addresses come so far, IPv4 first.
+    private static func joined(_ families: [[String]?]) -> [String] {
+        families.compactMap { $0 }.flatMap { $0 }
     }
 }

@@ -26,12 +26,17 @@ public struct LineLogHandler: LogHandler {
             var buffer: [UInt8] = []
             var spare: [UInt8] = []
             var flushScheduled = false
+            var drainQueued = false
         }
         private let state: Mutex<State>
         /// Held while a batch is written (taken before `state`, never the other way round).
         private let writing = Mutex<Void>(())
         private let flusher = DispatchQueue(label: "sts-log-flush")
-        static let batchBytes = 32 << 10
+        /// Gathered bytes written in one go.
+        public static let batchBytes = 32 << 10
+        /// Gathered past this, the writer is behind (a slow disk): the caller writes the batch itself,
+        /// so the log's memory stays bounded.
+        static let maxGatheredBytes = 8 * batchBytes
 
         public init(fd: Int32) { self.state = Mutex(State(fd: fd)) }
 
@@ -39,18 +44,32 @@ public struct LineLogHandler: LogHandler {
             write(bytes: Array(line.utf8), urgent: urgent)
         }
 
-        /// One line, without its line feed.
+        /// One line, without its line feed. A full batch is written by the flusher, not by the caller:
+        /// the caller is an event loop with fifty clients waiting behind it.
         public func write(bytes line: [UInt8], urgent: Bool = false) {
-            let (full, scheduleFlush) = state.withLock { state -> (Bool, Bool) in
+            enum Next { case nothing, flushLater, drainSoon, drainNow }
+            let next = state.withLock { state -> Next in
                 state.buffer.append(contentsOf: line)
                 state.buffer.append(0x0A)
-                if urgent || state.buffer.count >= Self.batchBytes { return (true, false) }
-                guard !state.flushScheduled else { return (false, false) }
+                if urgent || state.buffer.count >= Self.maxGatheredBytes { return .drainNow }
+                if state.buffer.count >= Self.batchBytes {
+                    guard !state.drainQueued else { return .nothing }
+                    state.drainQueued = true
+                    return .drainSoon
+                }
+                guard !state.flushScheduled else { return .nothing }
                 state.flushScheduled = true
-                return (false, true)
+                return .flushLater
             }
-            if full { drain() }
-            if scheduleFlush {
+            switch next {
+            case .nothing: break
+            case .drainNow: drain()
+            case .drainSoon:
+                flusher.async { [self] in
+                    state.withLock { $0.drainQueued = false }
+                    drain()
+                }
+            case .flushLater:
                 flusher.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in flush() }
             }
         }

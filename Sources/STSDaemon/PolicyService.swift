@@ -272,32 +272,17 @@ public final class PolicyService: Sendable {
     /// Not a task group: a group waits for all its children before it returns, and `work` (awaiting a
     /// refresh that others may share) does not end when cancelled, so the budget would not bound anything.
     static func withinBudget<T: Sendable>(_ budget: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
-        let waiting = FirstAnswer<T?>()
-        return await withCheckedContinuation { continuation in
-            waiting.set(continuation)
+        await FirstAnswer<T?>.wait { first in
             let timer = Task {
                 // Cancelled: the work has answered (a cancelled sleep returns early, so do nothing).
                 guard (try? await Task.sleep(for: budget)) != nil else { return }
-                waiting.resume(returning: nil)
+                first.resume(returning: nil)
             }
             Task {
                 let value = await work()
-                waiting.resume(returning: value)
+                first.resume(returning: value)
                 timer.cancel()
             }
         }
-    }
-}
-
-/// A continuation resumed by whichever answer comes first; later ones are dropped.
-private final class FirstAnswer<T: Sendable>: Sendable {
-    private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
-
-    func set(_ continuation: CheckedContinuation<T, Never>) {
-        self.continuation.withLock { $0 = continuation }
-    }
-
-    func resume(returning value: T) {
-        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }

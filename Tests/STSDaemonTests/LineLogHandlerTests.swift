@@ -31,6 +31,44 @@ final class LineLogHandlerTests: XCTestCase {
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
+    func testAFullBatchIsWrittenByTheFlusherNotTheCaller() throws {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]) }
+        // A pipe nobody reads yet: full, so whoever writes the batch blocks until the test reads.
+        XCTAssertEqual(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0)
+        let filler = [UInt8](repeating: UInt8(ascii: "f"), count: 4096)
+        var filled = 0
+        while write(fds[1], filler, filler.count) > 0 { filled += filler.count }
+        XCTAssertEqual(fcntl(fds[1], F_SETFL, 0), 0)
+        let sink = LineLogHandler.Sink(fd: fds[1])
+        let line = [UInt8](repeating: UInt8(ascii: "x"), count: 99)
+        let lines = (LineLogHandler.Sink.batchBytes / 100) * 3  // three batches, under the bound
+        let written = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for _ in 0..<lines { sink.write(bytes: line) }
+            written.signal()
+        }
+        XCTAssertEqual(written.wait(timeout: .now() + 5), .success, "the caller waited for the pipe")
+        // The last, partial batch: flushed by another thread, as that blocks until the test reads.
+        DispatchQueue.global().async { sink.flush() }
+        // Now the reader comes: every line arrives, after the filler, in order.
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let expected = filled + lines * 100
+        let reading = DispatchTime.now()
+        while bytes.count < expected, DispatchTime.now().uptimeNanoseconds - reading.uptimeNanoseconds < 10_000_000_000 {
+            var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 1000) == 1 else { continue }
+            let count = read(fds[0], &chunk, chunk.count)
+            if count <= 0 { break }
+            bytes += chunk[..<count]
+        }
+        close(fds[1])
+        XCTAssertEqual(bytes.count, expected)
+        XCTAssertEqual(Array(bytes[filled...]), Array(repeating: line + [0x0A], count: lines).flatMap { $0 })
+    }
+
     func testATextLineHasTimeLevelLabelMessageAndSortedMetadata() throws {
         let written = lines { $0.info("decision", metadata: ["zone": "postfix", "domain": "example.com", "ms": "0"]) }
         XCTAssertEqual(written.count, 1)
