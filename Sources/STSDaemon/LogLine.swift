@@ -118,12 +118,21 @@ struct LogLine {
 
     /// What writing `bytes` as a text value takes, in one pass.
     static func quoting(_ bytes: UnsafeBufferPointer<UInt8>) -> Quoting {
-        var quoting: Quoting = []
-        for byte in bytes where byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\\") {
-            quoting.insert(.quotes)
-            if byte != 0x20 && byte != UInt8(ascii: "=") { return [.quotes, .escapes] }
+        // A table, not a chain of comparisons: every decision line scans its answer and its reason.
+        quotingByByte.withUnsafeBufferPointer { table in
+            var quoting: UInt8 = 0
+            for byte in bytes { quoting |= table[Int(byte)] }
+            return Quoting(rawValue: quoting)
         }
-        return quoting
+    }
+
+    /// Each byte's own `Quoting`: a space or `=` needs quotes; `"`, `\\` and control characters also escapes.
+    private static let quotingByByte: [UInt8] = (0...255).map { byte in
+        if byte == 0x20 || byte == Int(UInt8(ascii: "=")) { return Quoting.quotes.rawValue }
+        if byte < 0x20 || byte == 0x7F || byte == Int(UInt8(ascii: "\"")) || byte == Int(UInt8(ascii: "\\")) {
+            return Quoting([.quotes, .escapes]).rawValue
+        }
+        return 0
     }
 
     /// Appends `bytes` with quotes, backslashes and control characters escaped (to go between double

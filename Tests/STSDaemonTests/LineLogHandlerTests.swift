@@ -116,6 +116,22 @@ final class LineLogHandlerTests: XCTestCase {
     }
 
     /// The decision line is written without swift-log; it must read exactly as the Logger would write it.
+    func testEachByteIsQuotedOrEscapedAsItNeeds() throws {
+        for byte in UInt8(0)...UInt8(127) {
+            let value = "a" + String(UnicodeScalar(byte)) + "b"
+            let field = try XCTUnwrap(lines { $0.notice("m", metadata: ["k": .string(value)]) }.first?.components(separatedBy: " k=").last)
+            switch byte {
+            case 0x20, UInt8(ascii: "="): XCTAssertEqual(field, "\"\(value)\"", "byte \(byte)")
+            case UInt8(ascii: "\""): XCTAssertEqual(field, #""a\"b""#)
+            case UInt8(ascii: "\\"): XCTAssertEqual(field, #""a\\b""#)
+            case 0x0A: XCTAssertEqual(field, #""a\nb""#)
+            case 0..<0x20, 0x7F: XCTAssertTrue(field.hasPrefix("\"a\\") && field.hasSuffix("b\""), "byte \(byte): \(field)")
+            default: XCTAssertEqual(field, value, "byte \(byte)")
+            }
+        }
+        XCTAssertEqual(lines { $0.notice("m", metadata: ["k": "bücher"]) }.first?.components(separatedBy: " k=").last, "bücher")
+    }
+
     func testADecisionLineIsTheLineTheLoggerWouldWrite() throws {
         let answers: [SocketmapReply] = [.ok("secure match=a\"b c\nd"), .notFound, .temp("dns\nfailure"), .ok("plain")]
         for format in LineLogHandler.Format.allCases {
