@@ -116,6 +116,7 @@ public final class PostgresCache: CacheBackend, @unchecked Sendable {
     }
 
     /// Runs `work` on the queue with a working connection; after a broken connection, once more.
+    @discardableResult
     private func run<T: Sendable>(_ work: @escaping @Sendable (PostgresCache, OpaquePointer) throws(STSError) -> T) async throws(STSError) -> T {
         let result: Result<T, STSError> = await withCheckedContinuation { continuation in
             queue.async { [self] in

@@ -38,6 +38,7 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
         }
     }
 
+    @discardableResult
     private func run<T: Sendable>(_ work: @escaping @Sendable () throws(STSError) -> T) async throws(STSError) -> T {
         let result: Result<T, STSError> = await withCheckedContinuation { continuation in
             queue.async {

@@ -106,7 +106,7 @@ final class EventLoop: @unchecked Sendable {
         var template = Array("/tmp/sts-unbound-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { return systemError }
-        let path = String(cString: template)
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         defer { unlink(path) }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
