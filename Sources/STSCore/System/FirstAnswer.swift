@@ -5,7 +5,7 @@ import Synchronization
 public final class FirstAnswer<T: Sendable>: Sendable {
     private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
 
-    public init() {}
+    private init() {}
 
     /// Waits for the first answer; `start` sets off whatever will give it.
     public static func wait(_ start: (FirstAnswer<T>) -> Void) async -> T {
