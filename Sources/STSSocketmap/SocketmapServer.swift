@@ -48,8 +48,9 @@ public final class SocketmapServer: Sendable {
     private let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
     private let refused = NIOLockedValueBox(0)
 
-    /// `onRefused` is called with the running count each time a connection over the limit is closed.
-    public init(responder: SocketmapResponder, threads: Int = System.coreCount, limits: ConnectionLimits = .init(), onRefused: (@Sendable (Int) -> Void)? = nil) {
+    /// `threads` event loops serve the connections (the daemon's `event_loops`, one by default). `onRefused`
+    /// is called with the running count each time a connection over the limit is closed.
+    public init(responder: SocketmapResponder, threads: Int = 1, limits: ConnectionLimits = .init(), onRefused: (@Sendable (Int) -> Void)? = nil) {
         self.responder = responder
         self.limits = limits
         self.onRefused = onRefused

@@ -28,13 +28,7 @@ public struct NetstringDecoder: Sendable {
     /// Postfix's socketmap client sends at most 10000 bytes.
     public init(maxPayload: Int = 10_000) {
         self.maxPayload = maxPayload
-        var digits = 1
-        var rest = maxPayload / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        self.maxDigits = digits
+        self.maxDigits = NetstringEncoder.digitCount(maxPayload)
     }
 
     public mutating func append<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
@@ -121,13 +115,18 @@ public enum NetstringEncoder {
     /// The size of the netstring of `first` followed by `second`.
     public static func encodedCount(_ first: String, _ second: String) -> Int {
         let length = first.utf8.count + second.utf8.count
+        return digitCount(length) + 1 + length + 1
+    }
+
+    /// Decimal digits of a netstring length (`value` ≥ 0).
+    static func digitCount(_ value: Int) -> Int {
         var digits = 1
-        var rest = length / 10
+        var rest = value / 10
         while rest > 0 {
             digits += 1
             rest /= 10
         }
-        return digits + 1 + length + 1
+        return digits
     }
 
     /// Writes the netstring of `first` followed by `second` at the start of `out`, which holds at least
