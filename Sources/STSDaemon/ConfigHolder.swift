@@ -12,6 +12,12 @@ public final class ConfigHolder: Sendable {
 
     public var config: DaemonConfig { current.withLock { $0 } }
 
+    /// The zone for a socketmap name in the configuration in force, without copying the rest of it
+    /// (every lookup asks).
+    public func zone(named name: String) -> ZoneConfig {
+        current.withLock { $0.zone(named: name) }
+    }
+
     public func replace(with config: DaemonConfig) {
         current.withLock { $0 = config }
     }

@@ -27,6 +27,7 @@ public struct LineLogHandler: LogHandler {
             var spare: [UInt8] = []
             var flushScheduled = false
             var drainQueued = false
+            var clock = LogClock()
         }
         private let state: Mutex<State>
         /// Held while a batch is written (taken before `state`, never the other way round).
@@ -44,13 +45,30 @@ public struct LineLogHandler: LogHandler {
             write(bytes: Array(line.utf8), urgent: urgent)
         }
 
-        /// One line, without its line feed. A full batch is written by the flusher, not by the caller:
-        /// the caller is an event loop with fifty clients waiting behind it.
+        /// One line, without its line feed.
         public func write(bytes line: [UInt8], urgent: Bool = false) {
-            enum Next { case nothing, flushLater, drainSoon, drainNow }
-            let next = state.withLock { state -> Next in
+            gather(urgent: urgent) { state in
                 state.buffer.append(contentsOf: line)
                 state.buffer.append(0x0A)
+            }
+        }
+
+        /// One line built in place at the end of the batch, stamped with the time it is added at:
+        /// no buffer of its own, no copy.
+        func write(format: Format, head: LogLine.Head, urgent: Bool = false, fields: (inout LogLine) -> Void) {
+            gather(urgent: urgent) { state in
+                let time = state.clock.now()
+                LogLine.append(to: &state.buffer, format: format, time: time, head: head, fields: fields)
+            }
+        }
+
+        /// Adds to the batch with `add`, then has it written when it is due. A full batch is written
+        /// by the flusher, not by the caller: the caller is an event loop with fifty clients waiting
+        /// behind it.
+        private func gather(urgent: Bool, _ add: (inout State) -> Void) {
+            enum Next { case nothing, flushLater, drainSoon, drainNow }
+            let next = state.withLock { state -> Next in
+                add(&state)
                 if urgent || state.buffer.count >= Self.maxGatheredBytes { return .drainNow }
                 if state.buffer.count >= Self.batchBytes {
                     guard !state.drainQueued else { return .nothing }
@@ -138,27 +156,14 @@ public struct LineLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let all = metadata.isEmpty ? (event.metadata ?? [:]) : metadata.merging(event.metadata ?? [:]) { $1 }
-        var line = LogLine(format: format, level: event.level, label: label, message: event.message.description)
-        for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-            if case .string(let string) = value { line.add(key, string) } else { line.add(key, "\(value)") }
+        let head = LogLine.Head(format: format, level: event.level, label: label, message: event.message.description)
+        let format = format
+        // Values are rendered before the sink's lock is taken: a value's description is arbitrary code.
+        let fields = all.sorted(by: { $0.key < $1.key }).map { key, value in
+            (LogLine.Name(key, format: format), { if case .string(let string) = value { return string } else { return "\(value)" } }())
         }
-        sink.write(bytes: line.finished(), urgent: event.level >= .warning)
-    }
-}
-
-/// The time for log lines, `2026-11-25T09:37:05Z`, formatted once per second.
-enum LogTimestamp {
-    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
-
-    static func now() -> String {
-        let second = Int(UnixTime.now())
-        if let text = cache.withLock({ $0.second == second ? $0.text : nil }) { return text }
-        var seconds = second
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let text = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
-        cache.withLock { $0 = (second, text) }
-        return text
+        sink.write(format: format, head: head, urgent: event.level >= .warning) { line in
+            for (name, value) in fields { line.add(name, value) }
+        }
     }
 }

@@ -1,104 +1,144 @@
 import Logging
 import STSCore
 
-/// One log line being built, as text (`time level label: message key=value ...`) or as one JSON object
+/// One log line, as text (`time level label: message key=value ...`) or as one JSON object
 /// (`{"time":...,"level":...,"logger":...,"message":...,"key":"value"}`): the one formatter behind the
-/// swift-log handler and the decision log. Built as bytes in one buffer: a busy daemon writes one of
-/// these per lookup.
+/// swift-log handler and the decision log. A line is built in place at the end of the log sink's batch
+/// (`LineLogHandler.Sink.write(format:head:fields:)`), with no buffer of its own: a busy daemon writes
+/// one of these per lookup.
 struct LogLine {
-    private(set) var bytes: [UInt8] = []
+    /// The batch, ending with the line so far.
+    fileprivate(set) var bytes: [UInt8]
     let format: LineLogHandler.Format
 
     /// The keys a JSON line has of its own; a field of the same name is left out of it.
     static let ownJSONKeys: Set<String> = ["time", "level", "logger", "message"]
 
-    init(format: LineLogHandler.Format, level: Logger.Level, label: String, message: String) {
-        self.format = format
-        bytes.reserveCapacity(256)
-        switch format {
-        case .text:
-            append(LogTimestamp.now())
-            bytes.append(UInt8(ascii: " "))
-            append(level.rawValue)
-            bytes.append(UInt8(ascii: " "))
-            append(label)
-            append(": ")
-            append(message)
-        case .json:
-            bytes.append(contentsOf: #"{"time":"#.utf8)
-            JSONWriter.writeString(LogTimestamp.now(), into: &bytes)
-            bytes.append(contentsOf: #","level":"#.utf8)
-            JSONWriter.writeString(level.rawValue, into: &bytes)
-            bytes.append(contentsOf: #","logger":"#.utf8)
-            JSONWriter.writeString(label, into: &bytes)
-            bytes.append(contentsOf: #","message":"#.utf8)
-            JSONWriter.writeString(message, into: &bytes)
+    /// What follows the time: ` level label: message`, or the JSON members `,"level":...,"message":...`.
+    /// Rendered once by a writer whose lines all share it (the decision log).
+    struct Head {
+        let bytes: [UInt8]
+
+        init(format: LineLogHandler.Format, level: Logger.Level, label: String, message: String) {
+            var bytes: [UInt8] = []
+            switch format {
+            case .text:
+                bytes.append(UInt8(ascii: " "))
+                bytes.append(contentsOf: level.rawValue.utf8)
+                bytes.append(UInt8(ascii: " "))
+                bytes.append(contentsOf: label.utf8)
+                bytes.append(contentsOf: ": ".utf8)
+                bytes.append(contentsOf: message.utf8)
+            case .json:
+                bytes.append(contentsOf: #","level":"#.utf8)
+                JSONWriter.writeString(level.rawValue, into: &bytes)
+                bytes.append(contentsOf: #","logger":"#.utf8)
+                JSONWriter.writeString(label, into: &bytes)
+                bytes.append(contentsOf: #","message":"#.utf8)
+                JSONWriter.writeString(message, into: &bytes)
+            }
+            self.bytes = bytes
         }
     }
 
-    /// `key=value` (quoted when the value holds anything that would make the line ambiguous), or a
-    /// JSON member. Keys are ours, never from the network.
-    mutating func add(_ key: String, _ value: String) {
-        add(key, value, "")
+    /// A field's name as it goes before its value: ` name=` in text, `,"name":` in JSON. Keys are ours,
+    /// never from the network.
+    struct Name {
+        let bytes: [UInt8]
+        /// One of a JSON line's own keys: the field is left out, so metadata cannot forge `level`.
+        let isOwn: Bool
+
+        init(_ name: String, format: LineLogHandler.Format) {
+            var bytes: [UInt8] = []
+            switch format {
+            case .text:
+                bytes.append(UInt8(ascii: " "))
+                bytes.append(contentsOf: name.utf8)
+                bytes.append(UInt8(ascii: "="))
+                isOwn = false
+            case .json:
+                bytes.append(UInt8(ascii: ","))
+                JSONWriter.writeString(name, into: &bytes)
+                bytes.append(UInt8(ascii: ":"))
+                isOwn = LogLine.ownJSONKeys.contains(name)
+            }
+            self.bytes = bytes
+        }
+    }
+
+    /// Appends one line and its line feed to `batch`, in place: `time`, `head`, then what `fields` adds.
+    static func append(to batch: inout [UInt8], format: LineLogHandler.Format, time: [UInt8], head: Head,
+                       fields: (inout LogLine) -> Void) {
+        var line = LogLine(bytes: [], format: format)
+        swap(&line.bytes, &batch)
+        switch format {
+        case .text:
+            line.bytes.append(contentsOf: time)
+        case .json:
+            // The time is digits, `-`, `:`, `T` and `Z`: nothing in it needs escaping.
+            line.bytes.append(contentsOf: #"{"time":""#.utf8)
+            line.bytes.append(contentsOf: time)
+            line.bytes.append(UInt8(ascii: "\""))
+        }
+        line.bytes.append(contentsOf: head.bytes)
+        fields(&line)
+        if format == .json { line.bytes.append(UInt8(ascii: "}")) }
+        line.bytes.append(0x0A)
+        swap(&line.bytes, &batch)
+    }
+
+    /// `name=value` (quoted when the value holds anything that would make the line ambiguous), or a
+    /// JSON member.
+    mutating func add(_ name: Name, _ value: String) {
+        guard !name.isOwn else { return }
+        bytes.append(contentsOf: name.bytes)
+        switch format {
+        case .text:
+            var value = value
+            value.withUTF8 { appendText($0) }
+        case .json:
+            JSONWriter.writeString(value, into: &bytes)
+        }
     }
 
     /// A field whose value is `first` followed by `second` (a reply's word and its text).
-    mutating func add(_ key: String, _ first: String, _ second: String) {
+    mutating func add(_ name: Name, _ first: String, _ second: String) {
+        guard !second.isEmpty else { return add(name, first) }
+        guard !name.isOwn else { return }
+        bytes.append(contentsOf: name.bytes)
         switch format {
         case .text:
-            beginTextField(key)
             var first = first, second = second
-            first.withUTF8 { first in
-                second.withUTF8 { second in
-                    let quoting = Self.quoting(first).union(Self.quoting(second))
-                    if quoting.isEmpty {
-                        bytes.append(contentsOf: first)
-                        bytes.append(contentsOf: second)
-                        return
-                    }
-                    bytes.append(UInt8(ascii: "\""))
-                    if quoting.contains(.escapes) {
-                        Self.appendEscaped(first, to: &bytes)
-                        Self.appendEscaped(second, to: &bytes)
-                    } else {
-                        bytes.append(contentsOf: first)
-                        bytes.append(contentsOf: second)
-                    }
-                    bytes.append(UInt8(ascii: "\""))
-                }
-            }
+            first.withUTF8 { first in second.withUTF8 { second in appendText(first, then: second) } }
         case .json:
-            guard !Self.ownJSONKeys.contains(key) else { return }
-            bytes.append(UInt8(ascii: ","))
-            JSONWriter.writeString(key, into: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            JSONWriter.writeString(second.isEmpty ? first : first + second, into: &bytes)
+            JSONWriter.writeString(first + second, into: &bytes)
         }
     }
 
-    /// ` key=`, before a text value.
-    private mutating func beginTextField(_ key: String) {
-        bytes.append(UInt8(ascii: " "))
-        append(key)
-        bytes.append(UInt8(ascii: "="))
-    }
-
-    /// A string's bytes, copied whole (appending its UTF-8 view goes byte by byte).
-    private mutating func append(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes.append(contentsOf: $0) }
-    }
-
-    /// The line, without its line feed.
-    consuming func finished() -> [UInt8] {
-        if format == .json { bytes.append(UInt8(ascii: "}")) }
-        return bytes
+    /// A text value: as it is, in double quotes, or quoted with escapes, as its bytes need.
+    private mutating func appendText(_ first: UnsafeBufferPointer<UInt8>, then second: UnsafeBufferPointer<UInt8>? = nil) {
+        var quoting = Self.quoting(first)
+        if let second { quoting.formUnion(Self.quoting(second)) }
+        if quoting.isEmpty {
+            bytes.append(contentsOf: first)
+            if let second { bytes.append(contentsOf: second) }
+            return
+        }
+        bytes.append(UInt8(ascii: "\""))
+        if quoting.contains(.escapes) {
+            Self.appendEscaped(first, to: &bytes)
+            if let second { Self.appendEscaped(second, to: &bytes) }
+        } else {
+            bytes.append(contentsOf: first)
+            if let second { bytes.append(contentsOf: second) }
+        }
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// An integer field, its digits written without a String.
-    mutating func add(_ key: String, _ value: Int) {
-        guard format == .text, value >= 0 else { return add(key, String(value)) }
-        beginTextField(key)
+    mutating func add(_ name: Name, _ value: Int) {
+        guard format == .text, value >= 0 else { return add(name, String(value)) }
+        bytes.append(contentsOf: name.bytes)
         let start = bytes.count
         var rest = value
         repeat {

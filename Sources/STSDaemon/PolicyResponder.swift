@@ -20,7 +20,7 @@ public struct PolicyResponder: SocketmapResponder {
 
     public func respond(to request: SocketmapRequest) async -> SocketmapReply {
         let started = MonotonicTime.nanoseconds()
-        let zone = config.config.zone(named: request.name)
+        let zone = config.zone(named: request.name)
         switch PolicyKey.resolve(request.key) {
         case .noPolicy(let why):
             return noLookup(request, why: why, since: started)
@@ -32,7 +32,7 @@ public struct PolicyResponder: SocketmapResponder {
     /// Keys that need no lookup, and domains whose answer is in memory, are answered on the spot.
     public func respondImmediately(to request: SocketmapRequest) -> SocketmapReply? {
         let started = MonotonicTime.nanoseconds()
-        let zone = config.config.zone(named: request.name)
+        let zone = config.zone(named: request.name)
         switch PolicyKey.resolve(request.key) {
         case .noPolicy(let why):
             return noLookup(request, why: why, since: started)
