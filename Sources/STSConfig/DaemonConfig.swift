@@ -40,11 +40,29 @@ public struct DaemonConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// Whether `other` keeps the settings that are fixed when the listener starts (a reload cannot
-    /// change them; they take effect at the next start).
-    public func hasSameListener(as other: DaemonConfig) -> Bool {
-        (host, port, path, mode, reusePort) == (other.host, other.port, other.path, other.mode, other.reusePort)
-            && (maxConnections, idleTimeout, eventLoops) == (other.maxConnections, other.idleTimeout, other.eventLoops)
+    /// The keys (as the config file names them) whose value in `other` a reload cannot apply: the
+    /// listener, the caches, the proactive refresh, metrics and DANE are set up once, at start, and
+    /// take a new value at the next start. What a reload does apply: the zones, `stage_max_idle` and
+    /// `shutdown_timeout`.
+    public func startOnlyChanges(to other: DaemonConfig) -> [String] {
+        var changed: [String] = []
+        func compare<Value: Equatable>(_ key: String, _ value: (DaemonConfig) -> Value) {
+            if value(self) != value(other) { changed.append(key) }
+        }
+        compare("host") { $0.host }
+        compare("port") { $0.port }
+        compare("path") { $0.path }
+        compare("mode") { $0.mode }
+        compare("reuse_port") { $0.reusePort }
+        compare("max_connections") { $0.maxConnections }
+        compare("idle_timeout") { $0.idleTimeout }
+        compare("event_loops") { $0.eventLoops }
+        compare("cache_grace") { $0.cacheGrace }
+        compare("cache") { $0.cache }
+        compare("proactive_policy_fetching") { $0.proactivePolicyFetching }
+        compare("metrics.listen") { $0.metricsListen }
+        compare("dnssec_trust_anchor") { $0.dnssecTrustAnchor }
+        return changed
     }
 
     /// The zone for a socketmap name: its own section, else `default_zone`.

@@ -198,8 +198,9 @@ struct SocketmapdCommand: ParsableCommand {
             do {
                 let loaded = try ConfigLoader.load(path: config ?? Self.defaultConfigPath)
                 for warning in loaded.warnings { logger.warning("\(warning)") }
-                if !holder.config.hasSameListener(as: loaded.config) {
-                    logger.warning("listener settings changed; they take effect at the next restart")
+                let startOnly = holder.config.startOnlyChanges(to: loaded.config)
+                if !startOnly.isEmpty {
+                    logger.warning("changed settings that take effect at the next restart", metadata: ["keys": "\(startOnly.joined(separator: ","))"])
                 }
                 holder.replace(with: loaded.config)
                 stages.maxIdle = Self.stageMaxIdle(loaded.config)

@@ -20,15 +20,18 @@ default_zone:
 GOOD = "secure match=mail.good.test:.mx.good.test servername=hostname"
 
 
-def test_sighup_reloads_zones_and_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path):
+def test_sighup_reloads_zones_names_start_only_changes_and_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path):
     d = Daemon(BASE.format(port=18480), 18480, str(tmp_path)).start()
     try:
         assert d.postmap("testing.test", zone="z") == (1, "")
         with open(d.config_path, "a") as f:
-            f.write("zones:\n  z:\n    strict_testing: true\n")
+            f.write("cache_grace: 5\nzones:\n  z:\n    strict_testing: true\n")
         d.proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         assert d.postmap("testing.test", zone="z") == (0, "secure match=mail.testing.test servername=hostname")
+        # The zone applies at once; cache_grace is set up at start, and the reload says so by name.
+        assert "changed settings that take effect at the next restart keys=cache_grace" in d.log()
+        assert "configuration reloaded" in d.log()
         with open(d.config_path, "w") as f:
             f.write(BASE.format(port=18480) + "zones:\n  z:\n    timeout: soon\n")
         d.proc.send_signal(signal.SIGHUP)

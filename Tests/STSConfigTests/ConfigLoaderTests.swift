@@ -101,12 +101,23 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(failure("event_loops: all\n")?.key, "event_loops")
     }
 
-    func testListenerSettingsAreTheOnesAReloadCannotChange() throws {
+    func testAReloadNamesTheChangedSettingsItCannotApply() throws {
         let base = try load("port: 9000\n").config
-        XCTAssertTrue(base.hasSameListener(as: try load("port: 9000\ncache_grace: 5\ndefault_zone:\n  timeout: 9\n").config))
-        for changed in ["port: 9001\n", "port: 9000\nhost: ::1\n", "port: 9000\npath: /run/s\n", "port: 9000\nreuse_port: false\n",
-                        "port: 9000\nmax_connections: 5\n", "port: 9000\nidle_timeout: 5\n", "port: 9000\nevent_loops: 2\n"] {
-            XCTAssertFalse(base.hasSameListener(as: try load(changed).config), changed)
+        let reloadable = try load("port: 9000\nstage_max_idle: 5\nshutdown_timeout: 3\ndefault_zone:\n  timeout: 9\nzones:\n  z:\n    strict_testing: true\n").config
+        XCTAssertEqual(base.startOnlyChanges(to: reloadable), [], "zones, stage_max_idle and shutdown_timeout apply on reload")
+        let startOnly: [(String, String)] = [
+            ("port: 9001\n", "port"), ("port: 9000\nhost: ::1\n", "host"), ("port: 9000\npath: /run/s\n", "path"),
+            ("port: 9000\npath: /run/s\nmode: 0600\n", "path,mode"), ("port: 9000\nreuse_port: false\n", "reuse_port"),
+            ("port: 9000\nmax_connections: 5\n", "max_connections"), ("port: 9000\nidle_timeout: 5\n", "idle_timeout"),
+            ("port: 9000\nevent_loops: 2\n", "event_loops"), ("port: 9000\ncache_grace: 5\n", "cache_grace"),
+            ("port: 9000\ncache:\n  type: internal\n  options:\n    cache_size: 7\n", "cache"),
+            ("port: 9000\nproactive_policy_fetching:\n  enabled: true\n", "proactive_policy_fetching"),
+            ("port: 9000\nmetrics:\n  listen: 127.0.0.1:9461\n", "metrics.listen"),
+            ("port: 9000\ndnssec_trust_anchor: /usr/share/dns/root.key\n", "dnssec_trust_anchor"),
+            ("port: 9001\ncache_grace: 5\n", "port,cache_grace"),
+        ]
+        for (changed, keys) in startOnly {
+            XCTAssertEqual(base.startOnlyChanges(to: try load(changed).config).joined(separator: ","), keys, changed)
         }
     }
 

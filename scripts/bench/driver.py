@@ -103,6 +103,21 @@ def cpu_seconds(pid):
     return total / CLK_TCK
 
 
+def cpu_by_process(pid):
+    """User + system CPU seconds of pid and its descendants, by program name (sts-dns, sts-fetch, ...)."""
+    out = {}
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
 def pss_kib(parts):
     return sum(p["pss_kib"] for p in parts)
 
@@ -341,11 +356,17 @@ class Bench:
         not change much."""
         world = self.world_pids()
         before = cpu_seconds(self.servers[name].proc.pid)
+        parts_before = cpu_by_process(self.servers[name].proc.pid)
         world_before = {k: cpu_seconds(v) for k, v in world.items()}
         r = smload(self.ns, PORTS[name], *args, **kw)
         cpu = cpu_seconds(self.servers[name].proc.pid) - before
         r["server_cpu_s"] = cpu
         r["server_cpu_us_per_lookup"] = cpu / r["replies"] * 1e6 if r["replies"] else None
+        # Which of the server's processes spent it (sts: the daemon and each stage; a stage that started
+        # during the run counts from zero).
+        parts = cpu_by_process(self.servers[name].proc.pid)
+        r["server_cpu_us_by_process"] = {k: (v - parts_before.get(k, 0)) / r["replies"] * 1e6
+                                         for k, v in parts.items()} if r["replies"] else None
         r["world_cpu_us_per_lookup"] = {k: (cpu_seconds(v) - world_before[k]) / r["replies"] * 1e6
                                         for k, v in world.items()} if r["replies"] else None
         return r
@@ -461,7 +482,8 @@ class Bench:
                     runs[name].append(r)
                     log(f"cold round {rnd + 1}/{o.cold_rounds} {name}: {r['rps']:.0f}/s p50 {r['p50_us']} us "
                         f"p99 {r['p99_us']} us kinds {r['kinds']} errors {r['errors']}, CPU µs/lookup: server "
-                        f"{r['server_cpu_us_per_lookup'] or 0:.0f}, world {r['world_cpu_us_per_lookup']}")
+                        f"{r['server_cpu_us_per_lookup'] or 0:.0f} {fmt_parts(r['server_cpu_us_by_process'])}, "
+                        f"world {fmt_parts(r['world_cpu_us_per_lookup'])}")
         finally:
             self.servers["floor"].stop()
             self.servers["floor"] = self.floor("smfloor").start()
@@ -548,6 +570,11 @@ def fmt(v, unit=""):
     return f"{v:,.0f}{unit}"
 
 
+def fmt_parts(parts):
+    """{name: µs} as `name 123, other 45` (the log's CPU breakdown)."""
+    return ", ".join(f"{k} {v:.0f}" for k, v in sorted((parts or {}).items())) or "–"
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -608,6 +635,9 @@ def report(res):
         m = {s: summary(runs[s], "server_cpu_us_per_lookup") for s in SERVERS}
         lines.append(f"| cold | server CPU µs per lookup | {fmt(m['floor'])} | {fmt(m['sts'])} | {fmt(m['old'])} | "
                      f"{fmt(ratio(m['sts'], m['floor']))} | {fmt(ratio(m['old'], m['floor']))} | {fmt(ratio(m['sts'], m['old']))} |")
+        for part in sorted({k for r in runs["sts"] for k in (r.get("server_cpu_us_by_process") or {})}):
+            m = median([(r.get("server_cpu_us_by_process") or {}).get(part) for r in runs["sts"]])
+            lines.append(f"| cold | sts: {part} CPU µs per lookup | | {fmt(m)} | | | | |")
         for w in ("nginx", "unbound"):
             m = {s: median([(r.get("world_cpu_us_per_lookup") or {}).get(w) for r in runs[s]]) for s in SERVERS}
             lines.append(f"| cold | {w} CPU µs per lookup | {fmt(m['floor'])} | {fmt(m['sts'])} | {fmt(m['old'])} | | | |")

@@ -19,7 +19,7 @@ public enum IPAddress {
         var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let written = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &out, socklen_t(out.count)) }
         guard written != nil else { return nil }
-        return String(cString: out)
+        return out.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// `text` in canonical form when it is an IPv4 or IPv6 address literal (no brackets, zone or
