@@ -91,16 +91,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid):
     """User + system CPU time of pid and its descendants (all threads), seconds."""
-    total = 0
-    for p in descendants(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
+    return sum(cpu_by_process(pid).values())
 
 
 def cpu_by_process(pid):
