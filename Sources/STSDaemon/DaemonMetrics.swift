@@ -80,4 +80,9 @@ public enum DaemonMetrics {
     public static func stageIdleExit() {
         Counter(label: "sts_stage_idle_exits_total").increment()
     }
+
+    /// Log lines dropped because the log was written more slowly than lines came (see `LineLogHandler.Sink`).
+    public static func logLinesDropped(_ count: Int) {
+        Counter(label: "sts_log_lines_dropped_total").increment(by: Int64(count))
+    }
 }

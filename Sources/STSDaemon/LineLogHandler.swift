@@ -17,9 +17,13 @@ public struct LineLogHandler: LogHandler {
 
     /// Shared by every logger writing to the same place, so lines never interleave. Lines are gathered
     /// and written in batches (at 32 KiB, after 100 ms, at a warning or worse, and on `flush`): one
-    /// write per lookup would cost a busy daemon a fifth of its time. The write itself happens outside
-    /// the lock that lines are added under, so no lookup waits for the disk; a second lock keeps the
-    /// batches in order.
+    /// write per lookup would cost a busy daemon a fifth of its time. Batches are written by the sink's
+    /// own thread, outside the lock that lines are added under, so no lookup waits for the log; a second
+    /// lock keeps the batches in order.
+    ///
+    /// A log that cannot keep up (a slow or stuck disk, a stalled journald reading stderr) must not stop
+    /// mail: past a bound, lines are dropped and counted, and once the writer gets through again a
+    /// warning says how many (`log lines dropped count=N`, and `sts_log_lines_dropped_total`).
     public final class Sink: Sendable {
         private struct State {
             var fd: Int32
@@ -28,6 +32,8 @@ public struct LineLogHandler: LogHandler {
             var flushScheduled = false
             var drainQueued = false
             var clock = LogClock()
+            /// Lines dropped since the last batch was taken, because the writer was that far behind.
+            var dropped = 0
         }
         private let state: Mutex<State>
         /// Held while a batch is written (taken before `state`, never the other way round).
@@ -35,11 +41,18 @@ public struct LineLogHandler: LogHandler {
         private let flusher = DispatchQueue(label: "sts-log-flush")
         /// Gathered bytes written in one go.
         public static let batchBytes = 32 << 10
-        /// Gathered past this, the writer is behind (a slow disk): the caller writes the batch itself,
-        /// so the log's memory stays bounded.
+        /// Gathered past this, the writer is behind: further lines are dropped, so the log's memory
+        /// stays bounded. Warnings and worse have twice the room, so that those explaining a stall are kept.
         static let maxGatheredBytes = 8 * batchBytes
+        /// The format and label of the sink's own warning about dropped lines.
+        private let format: Format
+        private let label: String
 
-        public init(fd: Int32) { self.state = Mutex(State(fd: fd)) }
+        public init(fd: Int32, format: Format = .text, label: String = "sts") {
+            self.state = Mutex(State(fd: fd))
+            self.format = format
+            self.label = label
+        }
 
         public func write(_ line: String, urgent: Bool = false) {
             write(bytes: Array(line.utf8), urgent: urgent)
@@ -62,15 +75,17 @@ public struct LineLogHandler: LogHandler {
             }
         }
 
-        /// Adds to the batch with `add`, then has it written when it is due. A full batch is written
-        /// by the flusher, not by the caller: the caller is an event loop with fifty clients waiting
-        /// behind it.
+        /// Adds to the batch with `add`, then has it written when it is due, by the sink's thread: the
+        /// caller is an event loop with fifty clients waiting behind it, and never writes itself.
         private func gather(urgent: Bool, _ add: (inout State) -> Void) {
-            enum Next { case nothing, flushLater, drainSoon, drainNow }
+            enum Next { case nothing, flushLater, drainSoon }
             let next = state.withLock { state -> Next in
-                add(&state)
-                if urgent || state.buffer.count >= Self.maxGatheredBytes { return .drainNow }
-                if state.buffer.count >= Self.batchBytes {
+                if state.buffer.count >= (urgent ? 2 * Self.maxGatheredBytes : Self.maxGatheredBytes) {
+                    state.dropped += 1
+                } else {
+                    add(&state)
+                }
+                if urgent || state.buffer.count >= Self.batchBytes {
                     guard !state.drainQueued else { return .nothing }
                     state.drainQueued = true
                     return .drainSoon
@@ -81,7 +96,6 @@ public struct LineLogHandler: LogHandler {
             }
             switch next {
             case .nothing: break
-            case .drainNow: drain()
             case .drainSoon:
                 flusher.async { [self] in
                     state.withLock { $0.drainQueued = false }
@@ -91,6 +105,10 @@ public struct LineLogHandler: LogHandler {
                 flusher.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in flush() }
             }
         }
+
+        /// Lines dropped so far (see the type's comment).
+        public var droppedLines: Int { droppedTotal.withLock { $0 } }
+        private let droppedTotal = Mutex(0)
 
         /// Writes whatever is gathered.
         public func flush() {
@@ -116,15 +134,28 @@ public struct LineLogHandler: LogHandler {
             if old > 2 { close(old) }
         }
 
-        /// The batch gathered so far, written to the current descriptor. Only with `writing` held.
+        /// The batch gathered so far, written to the current descriptor, and after it the count of the
+        /// lines dropped since the last batch. Only with `writing` held.
         private func writeBatch() {
             let fd: Int32
             var batch: [UInt8]
-            (fd, batch) = state.withLock { state -> (Int32, [UInt8]) in
+            let dropped: Int
+            let time: [UInt8]
+            (fd, batch, dropped, time) = state.withLock { state -> (Int32, [UInt8], Int, [UInt8]) in
                 let batch = state.buffer
                 state.buffer = state.spare
                 state.spare = []
-                return (state.fd, batch)
+                defer { state.dropped = 0 }
+                return (state.fd, batch, state.dropped, state.dropped > 0 ? state.clock.now() : [])
+            }
+            if dropped > 0 {
+                droppedTotal.withLock { $0 += dropped }
+                DaemonMetrics.logLinesDropped(dropped)
+                let head = LogLine.Head(format: format, level: .warning, label: label, message: "log lines dropped")
+                LogLine.append(to: &batch, format: format, time: time, head: head) { line in
+                    line.add(LogLine.Name("count", format: format), dropped)
+                    line.add(LogLine.Name("why", format: format), "the log was written more slowly than lines came")
+                }
             }
             guard !batch.isEmpty else { return }
             // A log that cannot be written (full disk) must not stop lookups: the batch is dropped.

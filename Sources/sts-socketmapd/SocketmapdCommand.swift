@@ -75,9 +75,9 @@ struct SocketmapdCommand: ParsableCommand {
         } else {
             sinkFD = STDERR_FILENO
         }
-        let sink = LineLogHandler.Sink(fd: sinkFD)
         let level = Self.levels[verbosity]!
         let format = LineLogHandler.Format(rawValue: logFormat) ?? .text
+        let sink = LineLogHandler.Sink(fd: sinkFD, format: format, label: "sts-socketmapd")
         let logger = Logger(label: "sts-socketmapd") { label in LineLogHandler(label: label, sink: sink, level: level, format: format) }
 
         let daemonConfig = loadConfig(logger: logger)

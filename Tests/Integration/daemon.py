@@ -13,8 +13,10 @@ open(os.path.join(POSTFIX_CONFIG, "main.cf"), "w").close()
 class Daemon:
     """sts-socketmapd in the world's namespace with a config written from `config` (YAML text)."""
 
-    def __init__(self, config, port, workdir, args=(), env=None, prefix=()):
-        """`prefix`: a command the daemon is started through inside the namespace (e.g. setpriv)."""
+    def __init__(self, config, port, workdir, args=(), env=None, prefix=(), log_to_pipe=False):
+        """`prefix`: a command the daemon is started through inside the namespace (e.g. setpriv).
+        `log_to_pipe`: its stderr is a pipe (`proc.stderr`) that nobody reads unless the test does."""
+        self.log_to_pipe = log_to_pipe
         self.args = list(args)
         self.prefix = list(prefix)
         self.env = env
@@ -31,7 +33,7 @@ class Daemon:
         env = dict(os.environ, **(self.env or {}))
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", NETNS, *self.prefix, binary("sts-socketmapd"), "-c", self.config_path, "-v", "debug", *self.args],
-            stdout=log, stderr=log, cwd=self.workdir, env=env)
+            stdout=log, stderr=subprocess.PIPE if self.log_to_pipe else log, cwd=self.workdir, env=env)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -41,6 +41,32 @@ def test_two_thousand_concurrent_connections_are_all_answered(tmp_path):
         d.stop()
 
 
+def test_a_log_nobody_reads_does_not_stop_lookups_and_the_dropped_lines_are_counted(tmp_path):
+    # stderr is a pipe that is not read (a stalled journald): it fills after a few hundred lines.
+    d = Daemon(config(18507), 18507, str(tmp_path), log_to_pipe=True).start()
+    try:
+        assert d.postmap("good.test") == (0, GOOD)
+        for _ in range(3):  # about a megabyte of log lines, far past the pipe and the daemon's bound
+            result = run("many", port=18507, count=2000, key="good.test", timeout=30)
+            assert result["replies"] == {f"OK {GOOD}": 2000}, result
+            assert result["closed_without_reply"] == 0 and result["unanswered"] == 0
+        # The log comes unstuck: what was kept arrives, then how many lines were dropped.
+        os.set_blocking(d.proc.stderr.fileno(), False)
+        log, deadline = b"", time.monotonic() + 10
+        while b"log lines dropped" not in log and time.monotonic() < deadline:
+            chunk = d.proc.stderr.read()
+            if chunk:
+                log += chunk
+            else:
+                time.sleep(0.05)
+        text = log.decode()
+        assert " warning sts-socketmapd: log lines dropped count=" in text, text[-2000:]
+        assert "decision answer=" in text
+        assert d.postmap("good.test") == (0, GOOD)
+    finally:
+        d.stop()
+
+
 def test_connections_over_max_connections_are_closed_and_the_others_answered(tmp_path):
     d = Daemon(config(18501, "max_connections: 50"), 18501, str(tmp_path)).start()
     try:

@@ -69,6 +69,58 @@ final class LineLogHandlerTests: XCTestCase {
         XCTAssertEqual(Array(bytes[filled...]), Array(repeating: line + [0x0A], count: lines).flatMap { $0 })
     }
 
+    func testALogThatCannotKeepUpDropsAndCountsLinesAndNeverBlocksTheCaller() throws {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]) }
+        // A stuck log: a pipe nobody reads, already full.
+        XCTAssertEqual(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0)
+        let filler = [UInt8](repeating: UInt8(ascii: "f"), count: 4096)
+        var filled = 0
+        while write(fds[1], filler, filler.count) > 0 { filled += filler.count }
+        XCTAssertEqual(fcntl(fds[1], F_SETFL, 0), 0)
+        let sink = LineLogHandler.Sink(fd: fds[1], format: .text, label: "sts-test")
+        let count = (LineLogHandler.Sink.batchBytes / 100) * 40  // far past the bound on what is gathered
+        @Sendable func line(_ number: Int) -> [UInt8] {
+            let text = "line \(number)"
+            return Array((text + String(repeating: "x", count: 99 - text.utf8.count)).utf8)
+        }
+        let written = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for number in 0..<count { sink.write(bytes: line(number)) }
+            sink.write("a warning after the stall", urgent: true)
+            written.signal()
+        }
+        XCTAssertEqual(written.wait(timeout: .now() + 5), .success, "the caller waited for the log")
+        // The log comes unstuck: what was kept arrives in order, then how many lines were dropped.
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let reading = DispatchTime.now()
+        while DispatchTime.now().uptimeNanoseconds - reading.uptimeNanoseconds < 10_000_000_000 {
+            var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 500) == 1 else {
+                if String(decoding: bytes, as: UTF8.self).contains("log lines dropped") { break }
+                continue
+            }
+            let read = read(fds[0], &chunk, chunk.count)
+            if read <= 0 { break }
+            bytes += chunk[..<read]
+        }
+        close(fds[1])
+        XCTAssertEqual(Array(bytes.prefix(filled)), Array(repeating: UInt8(ascii: "f"), count: filled))
+        let lines = String(decoding: bytes.dropFirst(filled), as: UTF8.self).split(separator: "\n").map(String.init)
+        let kept = lines.filter { $0.hasPrefix("line ") }
+        XCTAssertGreaterThan(kept.count, 0)
+        XCTAssertLessThan(kept.count, count, "nothing was dropped")
+        XCTAssertEqual(kept, (0..<kept.count).map { String(decoding: line($0), as: UTF8.self) }, "the first lines, whole and in order")
+        XCTAssertEqual(lines.filter { $0 == "a warning after the stall" }.count, 1, "a warning still had room")
+        let notices = lines.filter { $0.contains(" warning sts-test: log lines dropped count=") }
+        let dropped = notices.compactMap { Int($0.components(separatedBy: "count=").last?.split(separator: " ").first ?? "") }.reduce(0, +)
+        XCTAssertFalse(notices.isEmpty, lines.suffix(3).joined(separator: "\n"))
+        XCTAssertEqual(kept.count + dropped, count, "every line is either written or counted")
+        XCTAssertEqual(sink.droppedLines, dropped)
+    }
+
     func testATextLineHasTimeLevelLabelMessageAndSortedMetadata() throws {
         let written = lines { $0.info("decision", metadata: ["zone": "postfix", "domain": "example.com", "ms": "0"]) }
         XCTAssertEqual(written.count, 1)
