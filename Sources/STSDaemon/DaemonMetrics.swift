@@ -81,6 +81,11 @@ public enum DaemonMetrics {
         Counter(label: "sts_stage_idle_exits_total").increment()
     }
 
+    /// A lookup refused because the stages had as many lookups as they take (`StageClient.maxInFlight`).
+    public static func lookupRefused() {
+        Counter(label: "sts_stage_lookups_refused_total").increment()
+    }
+
     /// Log lines dropped because the log was written more slowly than lines came (see `LineLogHandler.Sink`).
     public static func logLinesDropped(_ count: Int) {
         Counter(label: "sts_log_lines_dropped_total").increment(by: Int64(count))

@@ -190,7 +190,7 @@ public final class PolicyService: Sendable {
 
         let started = ContinuousClock.now
         var outcome = await stages.run(record, timeout: backgroundLimit)
-        if case .failure(let error) = outcome, ContinuousClock.now - started < backgroundLimit / 2 {
+        if case .failure(let error) = outcome, error.kind != .overloaded, ContinuousClock.now - started < backgroundLimit / 2 {
             // A stage died under this lookup (killed, or crashed on another record): once more, on the
             // pipeline started in its place, so that a crash costs time rather than a deferred mail.
             logger.notice("lookup tried again", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
@@ -199,7 +199,13 @@ public final class PolicyService: Sendable {
         Self.record(outcome, since: started)
         switch outcome {
         case .failure(let error):
-            logger.warning("lookup failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
+            if error.kind == .overloaded {
+                // A flood: each refused lookup has its decision line; a warning each would only add to it.
+                DaemonMetrics.lookupRefused()
+                logger.debug("lookup refused", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
+            } else {
+                logger.warning("lookup failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
+            }
             return Refreshed(entry: live, fault: error)
         case .success(let result):
             if let dane, let value = result["dane"] {

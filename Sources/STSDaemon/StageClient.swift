@@ -20,9 +20,16 @@ import Glibc
 /// for `maxIdle`, the pipeline's input is closed, the stages see its end and exit, and the next lookup
 /// that needs them starts a new pipeline. An idle daemon then holds only its own memory. That is not a
 /// restart: it is counted apart (`idleExits`).
+///
+/// Load: at most `maxInFlight` records are in the pipeline at once (the stages' own `--concurrency`),
+/// so that the stages always have room for what they are sent; a lookup past that, or one that finds
+/// the pipeline's input full anyway (a stage that stopped reading), fails at once rather than waiting
+/// for room. A flood of lookups whose policy hosts hang (each fetch taking its whole timeout) then
+/// costs the lookups past the limit a quick TEMP, not the daemon its threads.
 public final class StageClient: Sendable {
     public let commands: [StagePipeline.Command]
     public let restartDelay: Duration
+    public let maxInFlight: Int
     private let logger: Logger?
     private let afterIdleExit: (@Sendable () -> Void)?
 
@@ -68,9 +75,10 @@ public final class StageClient: Sendable {
     /// `maxIdle`: how long the stages may go without work before they are let go (nil: never);
     /// `afterIdleExit` runs each time they were (the daemon gives its freed heap back then).
     public init(commands: [StagePipeline.Command], restartDelay: Duration = .milliseconds(200), maxIdle: Duration? = nil,
-                logger: Logger? = nil, afterIdleExit: (@Sendable () -> Void)? = nil) {
+                maxInFlight: Int = 1000, logger: Logger? = nil, afterIdleExit: (@Sendable () -> Void)? = nil) {
         self.commands = commands
         self.restartDelay = restartDelay
+        self.maxInFlight = max(1, maxInFlight)
         self.logger = logger
         self.afterIdleExit = afterIdleExit
         self.state = Mutex(State(maxIdle: maxIdle))
@@ -112,6 +120,9 @@ public final class StageClient: Sendable {
             let started: (fd: Int32, id: String, generation: Int)?
             do {
                 started = try state.withLock { state throws(STSError) -> (fd: Int32, id: String, generation: Int)? in
+                    guard state.pending.count < maxInFlight else {
+                        throw STSError(.overloaded, "the stage pipeline is busy: \(maxInFlight) lookups are in it already")
+                    }
                     let running = try ensureRunning(&state)
                     state.nextID += 1
                     let id = "q\(state.nextID)"
@@ -133,11 +144,15 @@ public final class StageClient: Sendable {
             tagged["id"] = .string(id)
             var line = JSONWriter.bytes(.object(tagged))
             line.append(0x0A)
-            let written = writeLock.withLock { _ in FileDescriptorWriter.writeAll(fd, line) }
-            if !written {
+            switch writeLock.withLock({ _ in FileDescriptorWriter.writeWhole(fd, line) }) {
+            case .written:
+                break
+            case .full:
+                // The first stage is not reading: this lookup gives up, the pipeline goes on.
+                fail(id, STSError(.overloaded, "the stage pipeline is busy: its input is full"))
+            case .failed:
                 fail(id, STSError(.internalError, "the stage pipeline is not accepting records"))
                 stop(generation: generation)
-                return
             }
         }
     }
@@ -175,6 +190,8 @@ public final class StageClient: Sendable {
         }
         state.lastStart = ContinuousClock.now
         let pipeline = try StagePipeline(commands)
+        // Writes must never wait for a stage (see the type's comment): a full input is refused at once.
+        _ = fcntl(pipeline.inputFD, F_SETFL, fcntl(pipeline.inputFD, F_GETFL) | O_NONBLOCK)
         state.generation += 1
         if state.generation > 1 && !state.endedIdle {
             state.restarts += 1

@@ -113,8 +113,10 @@ struct SocketmapdCommand: ParsableCommand {
             durable = nil
         }
 
-        let stageConcurrency = ["--concurrency", "1000"]
-        var dnsArguments = stageConcurrency
+        // Each stage works on this many records at once, and the daemon puts no more in the pipeline.
+        let stageConcurrency = 1000
+        let concurrencyArguments = ["--concurrency", "\(stageConcurrency)"]
+        var dnsArguments = concurrencyArguments
         var daneCache: DANECache?
         if let anchor = daemonConfig.dnssecTrustAnchor {
             guard access(anchor, R_OK) == 0 else {
@@ -128,9 +130,9 @@ struct SocketmapdCommand: ParsableCommand {
         }
         let stages = StageClient(commands: [
             .init("sts-dns", dnsArguments),
-            .init("sts-fetch", stageConcurrency),
-            .init("sts-parse", stageConcurrency),
-        ], maxIdle: Self.stageMaxIdle(daemonConfig), logger: logger) {
+            .init("sts-fetch", concurrencyArguments),
+            .init("sts-parse", concurrencyArguments),
+        ], maxIdle: Self.stageMaxIdle(daemonConfig), maxInFlight: stageConcurrency, logger: logger) {
             // The burst of work that needed the stages is over: what it freed goes back to the system.
             Heap.returnFreePages()
         }

@@ -54,4 +54,35 @@ final class PolicyServiceTests: XCTestCase {
         XCTAssertEqual(decision.source, "budget")
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(2))
     }
+
+    func testAFullPipelineAnswersTempAtOnceAndStillServesCachedPolicies() async throws {
+        // One lookup at a time, taken by `sleep`, which never reads it: every other one is refused.
+        let stages = StageClient(commands: [.init("sleep", ["30"])], maxInFlight: 1)
+        defer {
+            stages.stagePIDs.forEach { kill($0, SIGKILL) }
+            stages.shutdown()
+        }
+        let hot = MemoryCache(capacity: 10)
+        let service = PolicyService(rules: CacheRules(grace: 0), hot: hot, durable: nil, stages: stages, logger: Logger(label: "test"))
+        var zone = ZoneConfig()
+        zone.timeout = 10
+        let occupying = Task { await service.decide(domain: "a.example", zone: zone) }
+        try await Task.sleep(for: .milliseconds(300))
+
+        var started = ContinuousClock.now
+        let refused = await service.decide(domain: "b.example", zone: zone)
+        guard case .temp(let reason) = refused.reply else { return XCTFail("no answer is known for b.example: \(refused.reply)") }
+        XCTAssertTrue(reason.contains("busy"), reason)
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(1), "refused at once, not after the budget or a retry")
+
+        // A domain with a cached policy due for a re-check keeps its policy while the stages are full.
+        let now = Int64(Date().timeIntervalSince1970)
+        let policy = Policy(mode: .enforce, maxAge: 86400, mx: [MXPattern("mail.c.example")!], lines: [])
+        try await hot.put(CacheEntry(domain: "c.example", policyID: "c1", policy: policy, fetchedAt: now - 100, confirmedAt: now - 100, expiresAt: now + 86400))
+        started = ContinuousClock.now
+        let cached = await service.decide(domain: "c.example", zone: zone)
+        XCTAssertEqual(cached.reply, .ok("secure match=mail.c.example servername=hostname"))
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(1))
+        occupying.cancel()
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import STSCore
 import STSDaemon
 import STSStage
+import Synchronization
 import XCTest
 
 /// The stage client over the real stage executables (built next to the test bundle).
@@ -57,6 +58,68 @@ final class StageClientTests: XCTestCase {
         XCTAssertEqual(try again.get()["error"]?["kind"]?.stringValue, "invalid-domain", "a new pipeline answers")
         XCTAssertEqual(client.restarts, 1)
         XCTAssertNotEqual(client.stagePIDs, pids)
+    }
+
+    func testALookupPastMaxInFlightIsRefusedAtOnce() async throws {
+        let (silent, port) = Self.silentResolver()
+        defer { close(silent) }
+        let client = StageClient(commands: [.init("sts-dns", ["--resolver", "127.0.0.1@\(port)", "--timeout", "30"]), .init("sts-parse")],
+                                 maxInFlight: 3)
+        let waiting = (0..<3).map { index in Task { await client.run(["domain": .string("w\(index).example")], timeout: .seconds(60)) } }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        let refused = await client.run(["domain": "example.com"], timeout: .seconds(60))
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(1))
+        XCTAssertThrowsError(try refused.get()) { error in
+            XCTAssertEqual((error as? STSError)?.kind, .overloaded)
+            XCTAssertTrue((error as? STSError)?.message.contains("3 lookups") ?? false, "\(error)")
+        }
+        // The stages go: the three in flight fail at once, and a new pipeline takes lookups again.
+        client.stagePIDs.forEach { kill($0, SIGKILL) }
+        for lookup in waiting {
+            guard case .failure(let error) = await lookup.value else { return XCTFail("a lookup on a killed stage succeeded") }
+            XCTAssertEqual(error.kind, .internalError)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let again = await client.run(["domain": "192.0.2.1"], timeout: .seconds(10))
+        XCTAssertEqual(try again.get()["error"]?["kind"]?.stringValue, "invalid-domain")
+        client.shutdown()
+    }
+
+    /// A first stage that stops reading (here: one record at a time, on a resolver that never answers)
+    /// must cost the lookups that find its input full a quick refusal, never the daemon a thread. Not
+    /// an async test: with writes that wait, every thread of the concurrency pool would be stuck in one.
+    func testAFullPipelineInputRefusesTheLookupInsteadOfWaiting() throws {
+        let (silent, port) = Self.silentResolver()
+        defer { close(silent) }
+        let client = StageClient(commands: [.init("sts-dns", ["--resolver", "127.0.0.1@\(port)", "--timeout", "30", "--concurrency", "1"])],
+                                 maxInFlight: 100_000)
+        final class Tally: Sendable { let count = Mutex(0) }
+        let refused = Tally()
+        let finished = expectation(description: "every lookup came back")
+        Task.detached {
+            await withTaskGroup(of: Void.self) { group in
+                // Far more than the pipe and the stage's read buffer hold (about 128 KiB of records).
+                for index in 0..<10_000 {
+                    group.addTask {
+                        // The lookups taken in time out after 3 s; those refused come back at once.
+                        if case .failure(let error) = await client.run(["domain": .string("d\(index).example")], timeout: .seconds(3)),
+                           error.kind == .overloaded {
+                            refused.count.withLock { $0 += 1 }
+                        }
+                    }
+                }
+            }
+            finished.fulfill()
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while refused.count.withLock({ $0 }) < 1000 && Date() < deadline { usleep(50_000) }
+        XCTAssertGreaterThanOrEqual(refused.count.withLock { $0 }, 1000, "the lookups waited for room in the pipeline")
+        let unstuck = XCTWaiter().wait(for: [finished], timeout: 30)
+        XCTAssertEqual(unstuck, .completed)
+        client.stagePIDs.forEach { kill($0, SIGKILL) }
+        if unstuck != .completed { wait(for: [finished], timeout: 30) }
+        client.shutdown()
     }
 
     func testAKilledStageIsStartedAgainWithoutWaitingForALookup() async throws {

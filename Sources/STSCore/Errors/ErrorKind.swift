@@ -29,4 +29,7 @@ public enum ErrorKind: String, Sendable, CaseIterable, Codable {
 
     /// A fault of ours, not of the domain: reported rather than crashing.
     case internalError = "internal-error"
+    /// More lookups at once than the daemon's stages take: this one was refused at once rather than
+    /// left to wait for room (the daemon's own, never in a stage's output).
+    case overloaded = "overloaded"
 }
