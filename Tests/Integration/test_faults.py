@@ -106,6 +106,34 @@ def rejected(*rules):
         nft("delete", "table", "inet", "sts_faults")
 
 
+# --- a flood of lookups whose policy hosts hang ---------------------------------------------------------
+
+def test_a_flood_of_lookups_whose_policy_hosts_hang_is_refused_past_the_stages_limit(world, tmp_path):
+    """Every <x>.flood.test has a policy whose host never completes a TCP handshake: each fetch takes its
+    whole connect timeout. The daemon keeps 1000 lookups in its stages; the ones past that are answered
+    TEMP at once instead of queueing behind them (or stalling the daemon), and a cached domain is served
+    throughout."""
+    d = start_daemon(tmp_path, "flood", 18626)
+    try:
+        assert d.postmap("good.test") == (0, GOOD)
+        with rejected("ip daddr 127.0.0.4 tcp dport 443 drop"):
+            pairs = [("postfix", f"d{i}.flood.test") for i in range(1200)] + [("postfix", "good.test")]
+            results = lookups.lookup_all(18626, pairs)
+            check_in_time(results, TIMEOUT + MARGIN)
+            replies = [r["reply"] for r in results]
+            assert replies[-1] == "OK " + GOOD
+            refused = [r for r in replies[:-1] if r.startswith("TEMP ") and "busy" in r]
+            waited = [r for r in replies[:-1] if not (r.startswith("TEMP ") and "busy" in r)]
+            assert len(refused) >= 150, f"{len(refused)} refused; the others: {sorted(set(waited))[:5]}"
+            # The ones in the stages: the budget ran out with nothing known (no downgrade to a policy).
+            assert set(waited) == {"NOTFOUND "}, sorted(set(waited))[:5]
+            started = time.monotonic()
+            assert d.postmap("good.test") == (0, GOOD)
+            assert time.monotonic() - started < TIMEOUT + MARGIN
+    finally:
+        d.stop()
+
+
 # --- stages killed with lookups in flight -------------------------------------------------------------
 
 ROUNDS = 2

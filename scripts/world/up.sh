@@ -8,7 +8,7 @@
 #   127.0.0.3:53              a DNS black hole: takes UDP questions and TCP connections, never answers
 #   127.0.0.10:443, [::1]:443 nginx: the policy hosts mta-sts.<fixture>.test (SNI), test CA made now
 #   127.0.0.11:8080           the backend of mta-sts.slow.test (answers after 30 s)
-#   127.0.0.4                 nothing listens (connection refused)
+#   127.0.0.4                 nothing listens (connection refused); the policy host of every <x>.flood.test
 #
 # Programs run with `ip netns exec sts-world COMMAND` use the world's resolver (/etc/netns/sts-world/
 # resolv.conf) and trust its test CA (/etc/netns/sts-world/ssl: the system's /etc/ssl plus the test CA).
@@ -311,6 +311,12 @@ server:
     infra-host-ttl: 5
     cache-max-negative-ttl: 1
     serve-expired: no
+    # flood.test.: every <x>.flood.test has an MTA-STS TXT record and its policy host the address where
+    # nothing listens, for floods of lookups whose policy hosts do not answer (the fault tests drop the
+    # SYNs to it): _mta-sts.<x>.flood.test gets the TXT record, mta-sts.<x>.flood.test the A record.
+    local-zone: "flood.test." redirect
+    local-data: 'flood.test. 3600 IN TXT "v=STSv1; id=flood1;"'
+    local-data: "flood.test. 3600 IN A 127.0.0.4"
 stub-zone:
     name: "test."
     stub-addr: 127.0.0.2
