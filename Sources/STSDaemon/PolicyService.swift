@@ -71,8 +71,23 @@ public final class PolicyService: Sendable {
 
     public func decide(domain: String, zone: ZoneConfig) async -> Decision {
         if let decision = decideFromMemory(domain: domain, zone: zone) { return decision }
+        let started = ContinuousClock.now
+        let budget = Duration.milliseconds(Int64(zone.timeout * 1000))
+        // Reading the durable cache counts against the zone's budget too: a cache that does not answer
+        // (a stuck disk, a database locked by another program) must not hold the answer past it. Its
+        // entry is unknown then, so the answer is TEMP, as for any fault of ours; the read goes on and
+        // leaves the entry in memory for the next lookup.
+        let entry: CacheEntry?
+        if let inMemory = hot.entry(for: domain) {
+            entry = inMemory
+        } else if let read = await Self.withinBudget(budget, { await self.cached(domain) }) {
+            entry = read
+        } else {
+            DaemonMetrics.cache(hit: false)
+            return Decision(reply: .temp("sts: the cache did not answer within the zone timeout"),
+                            reason: "internal fault: the cache did not answer within the zone timeout", source: "budget")
+        }
         let now = clock()
-        let entry = await cached(domain)
         let daneCache = zone.dane ? dane : nil
         let knownDANE = daneCache?.status(of: domain, at: now)
         if rules.freshness(of: entry, at: now) == .fresh, let entry, daneCache == nil || knownDANE != nil {
@@ -81,8 +96,7 @@ public final class PolicyService: Sendable {
         }
         DaemonMetrics.cache(hit: false)
         let refresh = startRefresh(domain: domain, current: entry)
-        let budget = Duration.milliseconds(Int64(zone.timeout * 1000))
-        let result = await Self.withinBudget(budget) { await refresh.value }
+        let result = await Self.withinBudget(max(.zero, budget - (ContinuousClock.now - started))) { await refresh.value }
         switch result {
         case .some(let refreshed):
             let daneStatus: DANEStatus? = daneCache.map { cache in

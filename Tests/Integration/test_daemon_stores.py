@@ -1,8 +1,13 @@
 """sts-socketmapd over the shared stores of the old daemon's config: redis, redis sentinel and
 PostgreSQL, real servers each. A policy learnt by one daemon is served by the next from the store."""
 import json
+import os
+import signal
+import time
 
 import pytest
+
+import lookups
 
 from cacheservers import SENTINEL_MASTER, SENTINEL_PORT
 from daemon import Daemon
@@ -52,6 +57,41 @@ def test_postgres(tmp_path, postgres_server):
     served_from_store(config(18522, f"  type: postgres\n  options:\n    dsn: \"{postgres_server.dsn}\"\n"), 18522, tmp_path)
     row = postgres_server.psql("SELECT entry FROM sts_policy WHERE domain = 'good.test'")
     assert json.loads(row)["policy_id"] == "20240101000000"
+
+
+def test_a_store_that_hangs_costs_a_lookup_no_more_than_the_zone_timeout(tmp_path, redis_server):
+    """The policy is in redis only (a restarted daemon), and redis stops answering (stopped, so its
+    socket still takes connections and commands; our socket_timeout is 10 s): the lookup is answered
+    within the zone timeout, TEMP (the stored policy is unknown, and NOTFOUND could downgrade it), and
+    once redis answers again the policy is served."""
+    redis_server.cli("FLUSHALL")
+    cfg = (f"host: 127.0.0.1\nport: 18525\ndefault_zone:\n  timeout: 1.5\ncache:\n  type: redis\n  options:\n"
+           f"    url: \"{redis_server.url}?db=3&socket_timeout=10\"\n")
+    (tmp_path / "first").mkdir()
+    first = Daemon(cfg, 18525, str(tmp_path / "first")).start()
+    try:
+        assert first.postmap("good.test") == (0, GOOD)
+    finally:
+        first.stop()
+    (tmp_path / "second").mkdir()
+    second = Daemon(cfg, 18525, str(tmp_path / "second")).start()
+    with open(os.path.join(redis_server.dir, "redis.pid")) as f:
+        redis_pid = int(f.read().split()[0])
+    try:
+        os.kill(redis_pid, signal.SIGSTOP)
+        try:
+            results = lookups.lookup_all(18525, [("postfix", "good.test")])
+        finally:
+            os.kill(redis_pid, signal.SIGCONT)
+        assert results[0]["error"] is None, results
+        assert results[0]["seconds"] < 1.5 + 2.0, results
+        assert results[0]["reply"] == "TEMP sts: the cache did not answer within the zone timeout", results
+        deadline = time.monotonic() + 20
+        while second.postmap("good.test") != (0, GOOD):
+            assert time.monotonic() < deadline, second.log()[-3000:]
+            time.sleep(0.5)
+    finally:
+        second.stop()
 
 
 @pytest.mark.parametrize("cache", [
