@@ -3,16 +3,30 @@ import NIOHTTP1
 import NIOPosix
 import Prometheus
 import STSCore
+import STSSocketmap
 
 /// A Prometheus scrape endpoint on its own listener: `GET /metrics` in the text exposition format.
+///
+/// A scraper needs one connection: at most `maxConnections` are open at once, and one that sends
+/// nothing for `idleTimeout` (the daemon's `idle_timeout`) is closed, so that idle connections cannot
+/// take the descriptors the socketmap listener and the stages need.
 public final class MetricsServer: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let group: MultiThreadedEventLoopGroup
+    private let gate: ConnectionGate
+    private let idleTimeout: TimeAmount?
+    public static let maxConnections = 16
 
-    public init(registry: PrometheusCollectorRegistry) {
+    /// `idleTimeout`: nil, never.
+    public init(registry: PrometheusCollectorRegistry, idleTimeout: TimeAmount? = .seconds(60)) {
         self.registry = registry
+        self.idleTimeout = idleTimeout
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        gate = ConnectionGate(limit: Self.maxConnections)
     }
+
+    /// Connections open now.
+    public var connectionCount: Int { gate.count }
 
     /// `listen` is `HOST:PORT` (`[::1]:9461` for IPv6).
     public func start(listen: String) async throws(STSError) -> Channel {
@@ -21,13 +35,18 @@ public final class MetricsServer: Sendable {
         }
         let host = String(listen[..<colon]).trimming("[]")
         let registry = self.registry
+        let gate = self.gate
+        let idleTimeout = self.idleTimeout
         do {
             let address = try SocketAddress(ipAddress: host, port: port)
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
-                    channel.pipeline.configureHTTPServerPipeline().flatMap {
-                        channel.pipeline.addHandler(ScrapeHandler(registry: registry))
+                    guard gate.admit(channel) else { return channel.close() }
+                    return channel.eventLoop.makeCompletedFuture {
+                        if let idleTimeout { try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout)) }
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(ScrapeHandler(registry: registry))
                     }
                 }
                 .bind(to: address).get()
@@ -46,6 +65,14 @@ final class ScrapeHandler: ChannelInboundHandler, @unchecked Sendable {
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -43,17 +43,15 @@ public final class SocketmapServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     private let responder: SocketmapResponder
     private let limits: ConnectionLimits
-    private let onRefused: (@Sendable (Int) -> Void)?
     private let listeners = NIOLockedValueBox<[Channel]>([])
-    private let connections = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
-    private let refused = NIOLockedValueBox(0)
+    private let gate: ConnectionGate
 
     /// `threads` event loops serve the connections (the daemon's `event_loops`, one by default). `onRefused`
     /// is called with the running count each time a connection over the limit is closed.
     public init(responder: SocketmapResponder, threads: Int = 1, limits: ConnectionLimits = .init(), onRefused: (@Sendable (Int) -> Void)? = nil) {
         self.responder = responder
         self.limits = limits
-        self.onRefused = onRefused
+        self.gate = ConnectionGate(limit: limits.maxConnections, onRefused: onRefused)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
     }
 
@@ -61,30 +59,15 @@ public final class SocketmapServer: Sendable {
     /// restarts (SO_REUSEPORT).
     public func listen(on address: ListenAddress, reusePort: Bool) async throws(STSError) -> Channel {
         let responder = self.responder
-        let connections = self.connections
+        let gate = self.gate
         let limits = self.limits
-        let refused = self.refused
-        let onRefused = self.onRefused
         let idleTimeout = limits.idleTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelInitializer { channel in
-                let key = ObjectIdentifier(channel)
-                let admitted = connections.withLockedValue { open -> Bool in
-                    guard limits.maxConnections <= 0 || open.count < limits.maxConnections else { return false }
-                    open[key] = channel
-                    return true
-                }
-                guard admitted else {
-                    // Closing at once tells the client now (Postfix defers and retries) instead of
-                    // leaving it in the backlog until its own timeout.
-                    let count = refused.withLockedValue { $0 += 1; return $0 }
-                    onRefused?(count)
-                    return channel.close()
-                }
-                channel.closeFuture.whenComplete { _ in _ = connections.withLockedValue { $0.removeValue(forKey: key) } }
+                guard gate.admit(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(SocketmapHandler(responder: responder, idleTimeout: idleTimeout))
                 }
@@ -126,16 +109,16 @@ public final class SocketmapServer: Sendable {
     }
 
     /// Connections open now.
-    public var connectionCount: Int { connections.withLockedValue { $0.count } }
+    public var connectionCount: Int { gate.count }
 
     /// Connections closed so far because `maxConnections` were open.
-    public var refusedCount: Int { refused.withLockedValue { $0 } }
+    public var refusedCount: Int { gate.refusedCount }
 
     /// Graceful stop: stop accepting, let every connection finish the requests it has sent (idle ones
     /// close at once), and after `timeout` close whatever is left.
     public func drain(timeout: Duration) async {
         for listener in listeners.withLockedValue({ $0 }) { try? await listener.close() }
-        for channel in connections.withLockedValue({ Array($0.values) }) {
+        for channel in gate.channels {
             channel.eventLoop.execute {
                 guard let context = try? channel.pipeline.syncOperations.context(handlerType: SocketmapHandler.self),
                     let handler = context.handler as? SocketmapHandler
@@ -147,7 +130,7 @@ public final class SocketmapServer: Sendable {
         while connectionCount > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for channel in connections.withLockedValue({ Array($0.values) }) { try? await channel.close() }
+        for channel in gate.channels { try? await channel.close() }
     }
 
     public func shutdown() async {

@@ -96,7 +96,7 @@ struct SocketmapdCommand: ParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         if let listen = daemonConfig.metricsListen {
             do {
-                _ = try Blocking.wait { () async throws(STSError) -> Channel in try await MetricsServer(registry: registry).start(listen: listen) }
+                _ = try Blocking.wait { () async throws(STSError) -> Channel in try await MetricsServer(registry: registry, idleTimeout: daemonConfig.idleTimeout > 0 ? .milliseconds(Int64(daemonConfig.idleTimeout * 1000)) : nil).start(listen: listen) }
                 logger.info("metrics", metadata: ["listen": "\(listen)", "path": "/metrics"])
             } catch {
                 CommandFailure.exit("sts-socketmapd", error.message)

@@ -217,6 +217,47 @@ def test_prometheus_metrics_are_scraped_over_http(tmp_path):
         d.stop()
 
 
+IDLE_METRICS_CLIENTS = """
+import select, socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(40)]
+gone = set()
+def count_closed():
+    readable, _, _ = select.select([s for s in held if s not in gone], [], [], 0)
+    for s in readable:
+        try:
+            if s.recv(1) == b"":
+                gone.add(s)
+        except ConnectionResetError:
+            gone.add(s)
+    return len(gone)
+time.sleep(0.5)
+at_once = count_closed()
+time.sleep(2.5)
+print(at_once, count_closed())
+"""
+
+
+def test_the_metrics_listener_bounds_its_connections_and_closes_idle_ones(tmp_path):
+    # idle_timeout applies to every connection the daemon accepts, the metrics ones too.
+    config = BASE.format(port=18489) + "idle_timeout: 1\nmetrics:\n  listen: 127.0.0.1:19489\n"
+    d = Daemon(config, 18489, str(tmp_path)).start()
+    try:
+        out = subprocess.run(["ip", "netns", "exec", NETNS, "python3", "-c", IDLE_METRICS_CLIENTS, "19489"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        at_once, later = map(int, out.stdout.split())
+        assert at_once == 40 - 16, "past 16 connections, each is closed on accept"
+        assert later == 40, "the 16 admitted ones are closed once idle"
+        # Scrapes and lookups go on.
+        assert d.postmap("good.test") == (0, GOOD)
+        scrape = subprocess.run(["ip", "netns", "exec", NETNS, "curl", "-sf", "http://127.0.0.1:19489/metrics"],
+                                capture_output=True, text=True, timeout=10)
+        assert scrape.returncode == 0 and "sts_lookups_total" in scrape.stdout, scrape
+    finally:
+        d.stop()
+
+
 def test_idle_stages_exit_and_the_next_lookup_starts_them_again(tmp_path):
     config = BASE.format(port=18492) + "stage_max_idle: 1\nmetrics:\n  listen: 127.0.0.1:19492\n"
     d = Daemon(config, 18492, str(tmp_path)).start()
