@@ -103,6 +103,9 @@ public final class StageClient: Sendable {
         }
     }
 
+    /// Lookups in the pipeline now (at most `maxInFlight`).
+    public var inFlight: Int { state.withLock { $0.pending.count } }
+
     /// The process ids of the running stages (for tests and diagnostics).
     public var stagePIDs: [pid_t] { state.withLock { $0.running?.pipeline.children.map(\.pid) ?? [] } }
 

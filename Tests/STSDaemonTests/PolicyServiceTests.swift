@@ -67,7 +67,9 @@ final class PolicyServiceTests: XCTestCase {
         var zone = ZoneConfig()
         zone.timeout = 10
         let occupying = Task { await service.decide(domain: "a.example", zone: zone) }
-        try await Task.sleep(for: .milliseconds(300))
+        let filling = ContinuousClock.now
+        while stages.inFlight < 1 && ContinuousClock.now - filling < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+        XCTAssertEqual(stages.inFlight, 1)
 
         var started = ContinuousClock.now
         let refused = await service.decide(domain: "b.example", zone: zone)

@@ -66,7 +66,9 @@ final class StageClientTests: XCTestCase {
         let client = StageClient(commands: [.init("sts-dns", ["--resolver", "127.0.0.1@\(port)", "--timeout", "30"]), .init("sts-parse")],
                                  maxInFlight: 3)
         let waiting = (0..<3).map { index in Task { await client.run(["domain": .string("w\(index).example")], timeout: .seconds(60)) } }
-        try await Task.sleep(for: .milliseconds(300))
+        let filling = ContinuousClock.now
+        while client.inFlight < 3 && ContinuousClock.now - filling < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+        XCTAssertEqual(client.inFlight, 3)
         let started = ContinuousClock.now
         let refused = await client.run(["domain": "example.com"], timeout: .seconds(60))
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(1))
