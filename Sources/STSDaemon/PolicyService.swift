@@ -80,6 +80,8 @@ public final class PolicyService: Sendable {
         let entry: CacheEntry?
         if let inMemory = hot.entry(for: domain) {
             entry = inMemory
+        } else if durable == nil {
+            entry = nil
         } else if let read = await Self.withinBudget(budget, { await self.cached(domain) }) {
             entry = read
         } else {
