@@ -31,16 +31,22 @@ final class LineLogHandlerTests: XCTestCase {
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
-    func testAFullBatchIsWrittenByTheFlusherNotTheCaller() throws {
+    /// A pipe nobody reads yet, already full of `f`s (`filled` bytes): whoever writes to it blocks
+    /// until the test reads.
+    func fullPipe() -> (fds: [Int32], filled: Int) {
         var fds: [Int32] = [0, 0]
         XCTAssertEqual(pipe(&fds), 0)
-        defer { close(fds[0]) }
-        // A pipe nobody reads yet: full, so whoever writes the batch blocks until the test reads.
         XCTAssertEqual(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0)
         let filler = [UInt8](repeating: UInt8(ascii: "f"), count: 4096)
         var filled = 0
         while write(fds[1], filler, filler.count) > 0 { filled += filler.count }
         XCTAssertEqual(fcntl(fds[1], F_SETFL, 0), 0)
+        return (fds, filled)
+    }
+
+    func testAFullBatchIsWrittenByTheFlusherNotTheCaller() throws {
+        let (fds, filled) = fullPipe()
+        defer { close(fds[0]) }
         let sink = LineLogHandler.Sink(fd: fds[1])
         let line = [UInt8](repeating: UInt8(ascii: "x"), count: 99)
         let lines = (LineLogHandler.Sink.batchBytes / 100) * 3  // three batches, under the bound
@@ -70,15 +76,8 @@ final class LineLogHandlerTests: XCTestCase {
     }
 
     func testALogThatCannotKeepUpDropsAndCountsLinesAndNeverBlocksTheCaller() throws {
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
+        let (fds, filled) = fullPipe()  // a stuck log
         defer { close(fds[0]) }
-        // A stuck log: a pipe nobody reads, already full.
-        XCTAssertEqual(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0)
-        let filler = [UInt8](repeating: UInt8(ascii: "f"), count: 4096)
-        var filled = 0
-        while write(fds[1], filler, filler.count) > 0 { filled += filler.count }
-        XCTAssertEqual(fcntl(fds[1], F_SETFL, 0), 0)
         let sink = LineLogHandler.Sink(fd: fds[1], format: .text, label: "sts-test")
         let count = (LineLogHandler.Sink.batchBytes / 100) * 40  // far past the bound on what is gathered
         @Sendable func line(_ number: Int) -> [UInt8] {
