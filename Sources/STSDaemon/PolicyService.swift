@@ -74,7 +74,7 @@ public final class PolicyService: Sendable {
         let started = ContinuousClock.now
         let budget = Duration.milliseconds(Int64(zone.timeout * 1000))
         // Reading the durable cache counts against the zone's budget too: a cache that does not answer
-        // (a stuck disk, a database locked by another program) must not hold the answer past it. Its
+        // (a stuck disk, a redis or PostgreSQL server that hangs) must not hold the answer past it. Its
         // entry is unknown then, so the answer is TEMP, as for any fault of ours; the read goes on and
         // leaves the entry in memory for the next lookup.
         let entry: CacheEntry?
