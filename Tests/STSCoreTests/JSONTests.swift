@@ -58,6 +58,17 @@ final class JSONTests: XCTestCase {
         XCTAssertThrowsError(try JSONParser.parse(bytes))
         let overlong: [UInt8] = [0x22, 0xC0, 0xAF, 0x22]
         XCTAssertThrowsError(try JSONParser.parse(overlong))
+        // Ill-formed sequences, with and without an escape before them (two ways through the parser).
+        let quote: UInt8 = 0x22, escapedNewline: [UInt8] = [0x5C, 0x6E]
+        for bad: [UInt8] in [[0x80], [0xF0, 0x90, 0x80], [0xED, 0xA0, 0x80], [0xFF], [0xC3]] {
+            XCTAssertThrowsError(try JSONParser.parse([quote] + bad + [quote]), "accepted \(bad)")
+            XCTAssertThrowsError(try JSONParser.parse([quote] + escapedNewline + bad + [quote]), "accepted \(bad) after an escape")
+            XCTAssertThrowsError(try JSONParser.parse([quote, 0x61] + bad + [0x62, quote]), "accepted \(bad) inside ASCII")
+        }
+        // Well-formed UTF-8 is taken as it is, with or without escapes.
+        XCTAssertEqual(try JSONParser.parse([quote, 0x62, 0xC3, 0xBC, quote]).stringValue, "bü")
+        XCTAssertEqual(try JSONParser.parse([quote] + escapedNewline + [0xF0, 0x9F, 0x98, 0x80, quote]).stringValue, "\n😀")
+        XCTAssertEqual(try JSONParser.parse(#""\u00fc\u0041""#).stringValue, "üA")
     }
 
     func testDepthIsBounded() throws {

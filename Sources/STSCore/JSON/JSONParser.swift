@@ -145,24 +145,36 @@ public struct JSONParser {
     private mutating func parseString() throws(Failure) -> String {
         position += 1  // opening quote
         let start = position
-        // Fast path: no escapes.
+        var ascii = true
+        // Fast path: no escapes, taken straight from the input.
         while let byte = current, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
             guard byte >= 0x20 else { throw failure("control character in string") }
+            if byte >= 0x80 { ascii = false }
             position += 1
         }
         guard let stop = current else { throw failure("unterminated string") }
-        var utf8 = Array(bytes[start..<position])
-        if stop == UInt8(ascii: "\\") {
-            try parseEscapedTail(into: &utf8)
+        if stop == UInt8(ascii: "\"") {
+            position += 1  // closing quote
+            return try Self.string(bytes[start..<(position - 1)], ascii: ascii, offset: start)
         }
+        var utf8 = Array(bytes[start..<position])
+        try parseEscapedTail(into: &utf8, ascii: &ascii)
         position += 1  // closing quote
+        return try Self.string(utf8[...], ascii: ascii, offset: start)
+    }
+
+    /// The string of `utf8`. ASCII is UTF-8 as it is; only the rest goes through the standard library's
+    /// validation, which is generic and looks up type metadata on every call (it was a sixth of the
+    /// daemon's work on a policy it had not seen, for the strings of each stage record).
+    private static func string(_ utf8: ArraySlice<UInt8>, ascii: Bool, offset: Int) throws(Failure) -> String {
+        if ascii { return String(decoding: utf8, as: UTF8.self) }
         guard let string = String(validating: utf8, as: UTF8.self) else {
-            throw Failure(message: "string is not valid UTF-8", offset: start)
+            throw Failure(message: "string is not valid UTF-8", offset: offset)
         }
         return string
     }
 
-    private mutating func parseEscapedTail(into utf8: inout [UInt8]) throws(Failure) {
+    private mutating func parseEscapedTail(into utf8: inout [UInt8], ascii: inout Bool) throws(Failure) {
         while let byte = current {
             switch byte {
             case UInt8(ascii: "\""):
@@ -194,12 +206,14 @@ public struct JSONParser {
                         throw failure("unpaired surrogate")
                     }
                     guard let unicode = Unicode.Scalar(scalar) else { throw failure("invalid \\u escape") }
+                    if scalar >= 0x80 { ascii = false }
                     utf8.append(contentsOf: Array(String(Character(unicode)).utf8))
                 default:
                     throw failure("invalid escape")
                 }
             default:
                 guard byte >= 0x20 else { throw failure("control character in string") }
+                if byte >= 0x80 { ascii = false }
                 utf8.append(byte)
                 position += 1
             }
