@@ -53,6 +53,17 @@ final class JSONTests: XCTestCase {
         }
     }
 
+    func testEveryCharacterRoundTripsAndNoRawControlCharacterIsWritten() throws {
+        for scalar in (0...0x7F).compactMap(Unicode.Scalar.init) + ["é", "😀", "\u{2028}"] {
+            let text = "ab\(scalar)cd\(scalar)\(scalar)" + String(repeating: "x", count: 40) + "\(scalar)"
+            let written = JSONWriter.bytes(.string(text))
+            XCTAssertFalse(written.contains { $0 < 0x20 || $0 == 0x7F }, "raw control character written for \(scalar.value)")
+            XCTAssertEqual(try JSONParser.parse(written).stringValue, text, "U+\(String(scalar.value, radix: 16))")
+        }
+        XCTAssertEqual(JSONWriter.string(.string("")), #""""#)
+        XCTAssertEqual(JSONWriter.string(.string("a\"b\\c\n\r\t\u{1}")), #""a\"b\\c\n\r\t\u0001""#)
+    }
+
     func testRejectsInvalidUTF8() {
         let bytes: [UInt8] = [0x22, 0xC3, 0x28, 0x22]
         XCTAssertThrowsError(try JSONParser.parse(bytes))
