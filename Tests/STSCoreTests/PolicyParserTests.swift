@@ -34,6 +34,14 @@ final class PolicyParserTests: XCTestCase {
         }
     }
 
+    func testLinesAreKeptWholeAndInOrder() {
+        let lines = ["version: STSv1", "note: grüße", "\u{301}combining first", "x: 😀", "max_age: 1"]
+        let policy = Policy(mode: .none, maxAge: 1, mx: [], lines: lines)
+        XCTAssertEqual(policy.lines, lines)
+        XCTAssertEqual(Policy(mode: .none, maxAge: 1, mx: [], lines: []).lines, [])
+        XCTAssertEqual(Policy(mode: .none, maxAge: 1, mx: [], lines: ["only"]).lines, ["only"])
+    }
+
     func testTypicalPolicy() {
         let parsed = policy(good)
         XCTAssertEqual(parsed?.version, "STSv1")
