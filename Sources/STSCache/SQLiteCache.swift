@@ -64,7 +64,11 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
     public func get(_ domain: String) async throws(STSError) -> CacheEntry? {
         try await run { [database] () throws(STSError) -> CacheEntry? in
             guard let row = try database.query("SELECT \(Self.columns) FROM sts_policy WHERE domain = ?", [.text(domain)]).first else { return nil }
-            try database.query("UPDATE sts_policy SET last_used = ? WHERE domain = ?", [.int(UnixTime.now()), .text(domain)])
+            // Recency is kept for eviction only, so it is written only when the write lock is free: a
+            // read must not wait for another program's write (in WAL mode the SELECT never does).
+            _ = try? database.withoutWaiting { () throws(STSError) in
+                try database.query("UPDATE sts_policy SET last_used = ? WHERE domain = ?", [.int(UnixTime.now()), .text(domain)])
+            }
             return Self.entry(row)
         }
     }

@@ -12,6 +12,7 @@ final class SQLiteDatabase: @unchecked Sendable {
 
     private let handle: OpaquePointer
     let path: String
+    private let busyTimeoutMs: Int32
 
     init(path: String, busyTimeoutMs: Int32) throws(STSError) {
         var db: OpaquePointer?
@@ -24,7 +25,16 @@ final class SQLiteDatabase: @unchecked Sendable {
         }
         handle = db
         self.path = path
+        self.busyTimeoutMs = busyTimeoutMs
         sqlite3_busy_timeout(db, busyTimeoutMs)
+    }
+
+    /// `body` with no wait for a lock another connection holds: a statement that needs one fails at
+    /// once (SQLITE_BUSY) instead of waiting the busy timeout.
+    func withoutWaiting<T>(_ body: () throws(STSError) -> T) throws(STSError) -> T {
+        sqlite3_busy_timeout(handle, 0)
+        defer { sqlite3_busy_timeout(handle, busyTimeoutMs) }
+        return try body()
     }
 
     private var isOpen = true

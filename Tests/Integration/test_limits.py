@@ -195,6 +195,29 @@ def test_a_corrupt_cache_file_is_reported_and_the_daemon_serves(tmp_path):
         d.stop()
 
 
+def test_another_programs_write_lock_on_the_cache_file_does_not_hold_up_a_read(tmp_path):
+    # The policy is in the file only (a restarted daemon); another program holds the file's write lock.
+    db = tmp_path / "cache.db"
+    cfg = config(18508).replace("type: internal", f"type: sqlite\n  options:\n    filename: {db}").replace("timeout: 8", "timeout: 2")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = Daemon(cfg, 18508, str(tmp_path / "a")).start()
+    try:
+        assert first.postmap("good.test") == (0, GOOD)
+    finally:
+        first.stop()
+    d = Daemon(cfg, 18508, str(tmp_path / "b")).start()
+    lock = sqlite3.connect(db, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        assert d.postmap("good.test") == (0, GOOD)
+        assert time.monotonic() - started < 4, "the read waited for the write lock (sqlite's busy timeout is 5 s)"
+    finally:
+        lock.close()
+        d.stop()
+
+
 def test_an_unwritable_cache_file_is_reported_and_the_daemon_serves():
     # A cache file left by root that the daemon's user (a unit's User=) can read but not write; the
     # folder is one that user can reach (pytest's own is private to root).
