@@ -82,7 +82,7 @@ public final class PolicyService: Sendable {
             entry = inMemory
         } else if durable == nil {
             entry = nil
-        } else if let read = await Self.withinBudget(budget, { await self.cached(domain) }) {
+        } else if let read = await Self.withinBudget(budget, { await self.stored(domain) }) {
             entry = read
         } else {
             DaemonMetrics.cache(hit: false)
@@ -155,9 +155,8 @@ public final class PolicyService: Sendable {
         }
     }
 
-    /// The entry in memory, else in the durable store (then kept in memory).
-    private func cached(_ domain: String) async -> CacheEntry? {
-        if let entry = try? await hot.get(domain) { return entry }
+    /// The entry in the durable store (then kept in memory), for a domain not in memory.
+    private func stored(_ domain: String) async -> CacheEntry? {
         guard let durable else { return nil }
         do {
             guard let entry = try await durable.get(domain) else { return nil }
