@@ -15,6 +15,9 @@ import Synchronization
 /// - A fault of our own (a stage that died with the lookup in flight, twice: the lookup is tried once
 ///   more on the new pipeline) serves the unexpired cached entry, else TEMP: whether the domain has a
 ///   policy is unknown, and NOTFOUND could downgrade a domain that has one.
+/// - A slow durable store holds no answer past the budget: its read is bounded by it (TEMP: the entry
+///   is unknown), at most `maxDurableReads` reads wait at once, and a refreshed entry is answered from
+///   memory while its write goes on.
 /// - DANE precedence (RFC 8461 §2), when `dane` is given and the zone asks for it: the stages also
 ///   report DANE, and usable TLSA records answer `dane-only`/`dane` instead of the MTA-STS policy;
 ///   a DANE status that cannot be determined answers TEMP (see `DANEPrecedence`).
@@ -28,13 +31,17 @@ public final class PolicyService: Sendable {
     private let stages: StageClient
     private let logger: Logger
     private let inFlight = Mutex<[String: Task<Refreshed, Never>]>([:])
+    private let reads = Mutex<[String: Task<CacheEntry?, Never>]>([:])
+    /// How many durable reads may be in flight at once (see `startRead`).
+    public let maxDurableReads: Int
     private let clock: @Sendable () -> Int64
     /// Where DANE statuses are kept; nil when the stages do not look DANE up (no trust anchor).
     public let dane: DANECache?
 
     public init(rules: CacheRules, hot: MemoryCache, durable: CacheBackend?, stages: StageClient, logger: Logger, dane: DANECache? = nil,
-                backgroundLimit: Duration = .seconds(60), clock: @escaping @Sendable () -> Int64 = UnixTime.now)
+                backgroundLimit: Duration = .seconds(60), maxDurableReads: Int = 1000, clock: @escaping @Sendable () -> Int64 = UnixTime.now)
     {
+        self.maxDurableReads = max(1, maxDurableReads)
         self.dane = dane
         self.rules = rules
         self.hot = hot
@@ -82,12 +89,17 @@ public final class PolicyService: Sendable {
             entry = inMemory
         } else if durable == nil {
             entry = nil
-        } else if let read = await Self.withinBudget(budget, { await self.stored(domain) }) {
-            entry = read
+        } else if let read = startRead(domain) {
+            guard let stored = await Self.withinBudget(budget, { await read.value }) else {
+                DaemonMetrics.cache(hit: false)
+                return Decision(reply: .temp("sts: the cache did not answer within the zone timeout"),
+                                reason: "internal fault: the cache did not answer within the zone timeout", source: "budget")
+            }
+            entry = stored
         } else {
             DaemonMetrics.cache(hit: false)
-            return Decision(reply: .temp("sts: the cache did not answer within the zone timeout"),
-                            reason: "internal fault: the cache did not answer within the zone timeout", source: "budget")
+            return Decision(reply: .temp("sts: the cache is busy"),
+                            reason: "internal fault: \(maxDurableReads) cache reads are waiting already", source: "budget")
         }
         let now = clock()
         let daneCache = zone.dane ? dane : nil
@@ -155,6 +167,22 @@ public final class PolicyService: Sendable {
         }
     }
 
+    /// The durable read for `domain`: the one in flight, or a new one; nil when `maxDurableReads` are
+    /// in flight already. A store that stopped answering (a stuck disk, a hung server) so holds at most
+    /// that many reads, whatever the number of lookups, and one per domain.
+    private func startRead(_ domain: String) -> Task<CacheEntry?, Never>? {
+        reads.withLock { running in
+            if let task = running[domain] { return task }
+            guard running.count < maxDurableReads else { return nil }
+            let task = Task { [self] () -> CacheEntry? in
+                defer { _ = reads.withLock { $0.removeValue(forKey: domain) } }
+                return await stored(domain)
+            }
+            running[domain] = task
+            return task
+        }
+    }
+
     /// The entry in the durable store (then kept in memory), for a domain not in memory.
     private func stored(_ domain: String) async -> CacheEntry? {
         guard let durable else { return nil }
@@ -168,27 +196,47 @@ public final class PolicyService: Sendable {
         }
     }
 
-    /// What a refresh learnt: the entry to serve (nil: none), and whether our own machinery failed
-    /// (then nothing was learnt about the domain).
+    /// What a refresh learnt: the entry to serve (nil: none), whether our own machinery failed (then
+    /// nothing was learnt about the domain), and the entry the durable store is still to be given.
     struct Refreshed: Sendable {
         var entry: CacheEntry?
         var fault: STSError?
+        var unstored: CacheEntry?
     }
 
     /// The refresh for `domain`: the one in flight, or a new one.
+    ///
+    /// Its value comes as soon as the entry is in memory; the durable write follows, and the refresh
+    /// holds the domain's slot until that write ends, so that writes for one domain land in order and
+    /// a slow store (a locked file, a hung server) holds neither an answer nor more than one write.
     private func startRefresh(domain: String, current: CacheEntry?, forceFetch: Bool = false) -> Task<Refreshed, Never> {
         inFlight.withLock { running in
             if let task = running[domain] { return task }
             let task = Task { [self] () -> Refreshed in
-                defer { _ = inFlight.withLock { $0.removeValue(forKey: domain) } }
-                return await refresh(domain: domain, current: current, forceFetch: forceFetch)
+                let refreshed = await refresh(domain: domain, current: current, forceFetch: forceFetch)
+                guard let unstored = refreshed.unstored, let durable else {
+                    _ = inFlight.withLock { $0.removeValue(forKey: domain) }
+                    return refreshed
+                }
+                Task {
+                    defer { _ = inFlight.withLock { $0.removeValue(forKey: domain) } }
+                    await store(unstored, in: durable)
+                }
+                return refreshed
             }
             running[domain] = task
             return task
         }
     }
 
-    /// Runs discovery (and the fetch when needed) and stores what it learnt; the entry to serve.
+    private func store(_ entry: CacheEntry, in durable: CacheBackend) async {
+        do { try await durable.put(entry) } catch {
+            logger.warning("cache write failed", metadata: ["domain": "\(entry.domain)", "error": "\(error.message)"])
+        }
+    }
+
+    /// Runs discovery (and the fetch when needed) and puts what it learnt in memory; the entry to serve,
+    /// and the one to write to the durable store (`startRefresh` writes it).
     func refresh(domain: String, current: CacheEntry?, forceFetch: Bool = false) async -> Refreshed {
         let now = clock()
         let live = current.flatMap { $0.isExpired(at: now) ? nil : $0 }
@@ -231,12 +279,7 @@ public final class PolicyService: Sendable {
             let discovery = CacheRules.Discovery(record: result)
             guard let next = rules.next(current, domain: domain, discovery: discovery, at: clock()) else { return Refreshed(entry: live) }
             try? await hot.put(next)
-            if let durable {
-                do { try await durable.put(next) } catch {
-                    logger.warning("cache write failed", metadata: ["domain": "\(domain)", "error": "\(error.message)"])
-                }
-            }
-            return Refreshed(entry: next)
+            return Refreshed(entry: next, unstored: durable == nil ? nil : next)
         }
     }
 

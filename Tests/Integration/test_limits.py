@@ -218,6 +218,32 @@ def test_another_programs_write_lock_on_the_cache_file_does_not_hold_up_a_read(t
         d.stop()
 
 
+def test_a_fetched_policy_is_served_while_another_program_holds_the_cache_files_write_lock(tmp_path):
+    # Nothing cached; the write of the fetched policy waits for the lock (sqlite's busy timeout, 5 s, is
+    # past the zone's 2 s), but the answer does not: NOTFOUND here would downgrade the domain.
+    db = tmp_path / "cache.db"
+    cfg = config(18509).replace("type: internal", f"type: sqlite\n  options:\n    filename: {db}").replace("timeout: 8", "timeout: 2")
+    d = Daemon(cfg, 18509, str(tmp_path)).start()
+    lock = sqlite3.connect(db, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        assert d.postmap("good.test") == (0, GOOD)
+        assert time.monotonic() - started < 2.5
+        # Served from memory while the write still waits.
+        assert d.postmap("good.test") == (0, GOOD)
+        lock.execute("ROLLBACK")
+        # Once the lock is gone the policy reaches the file, where a restarted daemon finds it.
+        deadline, stored = time.monotonic() + 10, []
+        while not stored and time.monotonic() < deadline:
+            time.sleep(0.2)
+            stored = lock.execute("SELECT domain FROM sts_policy WHERE domain = 'good.test'").fetchall()
+        assert stored == [("good.test",)], d.log()
+    finally:
+        lock.close()
+        d.stop()
+
+
 def test_an_unwritable_cache_file_is_reported_and_the_daemon_serves():
     # A cache file left by root that the daemon's user (a unit's User=) can read but not write; the
     # folder is one that user can reach (pytest's own is private to root).

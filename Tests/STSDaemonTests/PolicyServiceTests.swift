@@ -4,6 +4,8 @@ import STSCache
 import STSConfig
 import STSCore
 import STSDaemon
+import STSStage
+import Synchronization
 import XCTest
 
 /// The request path when our own pipeline fails or hangs.
@@ -87,4 +89,111 @@ final class PolicyServiceTests: XCTestCase {
         XCTAssertLessThan(ContinuousClock.now - started, .seconds(1))
         occupying.cancel()
     }
+
+    /// A stage that answers every record at once: example domains publish an enforce policy.
+    static let answeringStage = StagePipeline.Command("python3", ["-c", """
+        import json, sys
+        for line in sys.stdin:
+            record = json.loads(line)
+            record["txt"] = {"status": "found", "id": "a1"}
+            record["fetch"] = {"status": "ok"}
+            record["policy"] = {"status": "valid", "version": "STSv1", "mode": "enforce", "max_age": 86400, "mx": ["mail.example.com"]}
+            print(json.dumps(record), flush=True)
+        """])
+
+    func testAFetchedPolicyIsAnsweredWhileTheDurableStoreHoldsItsWrite() async throws {
+        let store = StuckStore()
+        let stages = StageClient(commands: [Self.answeringStage])
+        defer { stages.shutdown() }
+        let service = PolicyService(rules: CacheRules(), hot: MemoryCache(capacity: 10), durable: store, stages: stages, logger: Logger(label: "test"))
+        store.stuck(reads: false, writes: true)
+        var zone = ZoneConfig()
+        zone.timeout = 2
+        let started = ContinuousClock.now
+        let decision = await service.decide(domain: "example.com", zone: zone)
+        XCTAssertEqual(decision.reply, .ok("secure match=mail.example.com servername=hostname"))
+        XCTAssertEqual(decision.source, "refreshed")
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(1), "answered before the write, not at the budget")
+        XCTAssertEqual(store.waitingWrites, 1)
+        store.stuck(reads: false, writes: false)
+        let writing = ContinuousClock.now
+        while store.stored("example.com") == nil && ContinuousClock.now - writing < .seconds(10) { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertEqual(store.stored("example.com")?.policyID, "a1", "the write lands once the store answers")
+    }
+
+    func testAStoreThatStopsAnsweringHoldsABoundedNumberOfReads() async throws {
+        let store = StuckStore()
+        let stages = StageClient(commands: [Self.answeringStage])
+        defer { stages.shutdown() }
+        let service = PolicyService(rules: CacheRules(), hot: MemoryCache(capacity: 10), durable: store, stages: stages, logger: Logger(label: "test"),
+                                    maxDurableReads: 2)
+        store.stuck(reads: true, writes: false)
+        var zone = ZoneConfig()
+        zone.timeout = 0.2
+        let short = zone
+        async let a = service.decide(domain: "a.example.com", zone: short)
+        async let b = service.decide(domain: "b.example.com", zone: short)
+        async let a2 = service.decide(domain: "a.example.com", zone: short)
+        let waiting = ContinuousClock.now
+        while store.waitingReads < 2 && ContinuousClock.now - waiting < .seconds(5) { try await Task.sleep(for: .milliseconds(5)) }
+        let started = ContinuousClock.now
+        let refused = await service.decide(domain: "c.example.com", zone: zone)
+        XCTAssertEqual(refused.reply, .temp("sts: the cache is busy"))
+        XCTAssertLessThan(ContinuousClock.now - started, .milliseconds(150), "refused at once, not at the budget")
+        for decision in await [a, b, a2] {
+            XCTAssertEqual(decision.reply, .temp("sts: the cache did not answer within the zone timeout"))
+        }
+        XCTAssertEqual(store.waitingReads, 2, "one read per domain: the second lookup of a.example.com shared the first's")
+
+        store.stuck(reads: false, writes: false)
+        let draining = ContinuousClock.now
+        while store.waitingReads > 0 && ContinuousClock.now - draining < .seconds(5) { try await Task.sleep(for: .milliseconds(5)) }
+        zone.timeout = 5
+        let served = await service.decide(domain: "c.example.com", zone: zone)
+        XCTAssertEqual(served.reply, .ok("secure match=mail.example.com servername=hostname"), "the reads ended and freed their places")
+    }
+}
+
+/// A durable store whose reads or writes wait until it is told to answer (a stuck disk, a hung server).
+final class StuckStore: CacheBackend {
+    private struct State {
+        var readsStuck = false
+        var writesStuck = false
+        var waitingReads = 0
+        var waitingWrites = 0
+        var entries: [String: CacheEntry] = [:]
+    }
+    private let state = Mutex(State())
+
+    func stuck(reads: Bool, writes: Bool) {
+        state.withLock {
+            $0.readsStuck = reads
+            $0.writesStuck = writes
+        }
+    }
+    var waitingReads: Int { state.withLock { $0.waitingReads } }
+    var waitingWrites: Int { state.withLock { $0.waitingWrites } }
+    func stored(_ domain: String) -> CacheEntry? { state.withLock { $0.entries[domain] } }
+
+    private func wait(_ isStuck: @escaping @Sendable (State) -> Bool, counting count: WritableKeyPath<State, Int> & Sendable) async {
+        guard state.withLock({ isStuck($0) }) else { return }
+        state.withLock { $0[keyPath: count] += 1 }
+        while state.withLock({ isStuck($0) }) { try? await Task.sleep(for: .milliseconds(5)) }
+        state.withLock { $0[keyPath: count] -= 1 }
+    }
+
+    func get(_ domain: String) async throws(STSError) -> CacheEntry? {
+        await wait({ $0.readsStuck }, counting: \.waitingReads)
+        return stored(domain)
+    }
+    func put(_ entry: CacheEntry) async throws(STSError) {
+        await wait({ $0.writesStuck }, counting: \.waitingWrites)
+        state.withLock { $0.entries[entry.domain] = entry }
+    }
+    func delete(_ domain: String) async throws(STSError) { _ = state.withLock { $0.entries.removeValue(forKey: domain) } }
+    func list(after cursor: String?, limit: Int) async throws(STSError) -> [CacheEntry] {
+        state.withLock { Array($0.entries.values.filter { cursor == nil || $0.domain > cursor! }.sorted { $0.domain < $1.domain }.prefix(limit)) }
+    }
+    func purgeAll() async throws(STSError) { state.withLock { $0.entries.removeAll() } }
+    func count() async throws(STSError) -> Int { state.withLock { $0.entries.count } }
 }
