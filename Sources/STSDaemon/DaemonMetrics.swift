@@ -86,6 +86,11 @@ public enum DaemonMetrics {
         Counter(label: "sts_stage_lookups_refused_total").increment()
     }
 
+    /// A refreshed entry kept in memory only, because as many durable writes wait as may (`PolicyService`).
+    public static func cacheWriteSkipped() {
+        Counter(label: "sts_cache_writes_skipped_total").increment()
+    }
+
     /// Log lines dropped because the log was written more slowly than lines came (see `LineLogHandler.Sink`).
     public static func logLinesDropped(_ count: Int) {
         Counter(label: "sts_log_lines_dropped_total").increment(by: Int64(count))

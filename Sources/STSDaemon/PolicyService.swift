@@ -16,8 +16,8 @@ import Synchronization
 ///   more on the new pipeline) serves the unexpired cached entry, else TEMP: whether the domain has a
 ///   policy is unknown, and NOTFOUND could downgrade a domain that has one.
 /// - A slow durable store holds no answer past the budget: its read is bounded by it (TEMP: the entry
-///   is unknown), at most `maxDurableReads` reads wait at once, and a refreshed entry is answered from
-///   memory while its write goes on.
+///   is unknown), at most `maxDurableOperations` reads wait at once, and a refreshed entry is answered
+///   from memory while its write goes on (past that many waiting writes, it is kept in memory only).
 /// - DANE precedence (RFC 8461 §2), when `dane` is given and the zone asks for it: the stages also
 ///   report DANE, and usable TLSA records answer `dane-only`/`dane` instead of the MTA-STS policy;
 ///   a DANE status that cannot be determined answers TEMP (see `DANEPrecedence`).
@@ -32,16 +32,18 @@ public final class PolicyService: Sendable {
     private let logger: Logger
     private let inFlight = Mutex<[String: Task<Refreshed, Never>]>([:])
     private let reads = Mutex<[String: Task<CacheEntry?, Never>]>([:])
-    /// How many durable reads may be in flight at once (see `startRead`).
-    public let maxDurableReads: Int
+    private let pendingWrites = Mutex(0)
+    /// How many durable reads, and separately how many writes, may wait at once (see `startRead` and
+    /// `reserveWrite`).
+    public let maxDurableOperations: Int
     private let clock: @Sendable () -> Int64
     /// Where DANE statuses are kept; nil when the stages do not look DANE up (no trust anchor).
     public let dane: DANECache?
 
     public init(rules: CacheRules, hot: MemoryCache, durable: CacheBackend?, stages: StageClient, logger: Logger, dane: DANECache? = nil,
-                backgroundLimit: Duration = .seconds(60), maxDurableReads: Int = 1000, clock: @escaping @Sendable () -> Int64 = UnixTime.now)
+                backgroundLimit: Duration = .seconds(60), maxDurableOperations: Int = 1000, clock: @escaping @Sendable () -> Int64 = UnixTime.now)
     {
-        self.maxDurableReads = max(1, maxDurableReads)
+        self.maxDurableOperations = max(1, maxDurableOperations)
         self.dane = dane
         self.rules = rules
         self.hot = hot
@@ -99,7 +101,7 @@ public final class PolicyService: Sendable {
         } else {
             DaemonMetrics.cache(hit: false)
             return Decision(reply: .temp("sts: the cache is busy"),
-                            reason: "internal fault: \(maxDurableReads) cache reads are waiting already", source: "budget")
+                            reason: "internal fault: \(maxDurableOperations) cache reads are waiting already", source: "budget")
         }
         let now = clock()
         let daneCache = zone.dane ? dane : nil
@@ -167,13 +169,13 @@ public final class PolicyService: Sendable {
         }
     }
 
-    /// The durable read for `domain`: the one in flight, or a new one; nil when `maxDurableReads` are
+    /// The durable read for `domain`: the one in flight, or a new one; nil when `maxDurableOperations` are
     /// in flight already. A store that stopped answering (a stuck disk, a hung server) so holds at most
     /// that many reads, whatever the number of lookups, and one per domain.
     private func startRead(_ domain: String) -> Task<CacheEntry?, Never>? {
         reads.withLock { running in
             if let task = running[domain] { return task }
-            guard running.count < maxDurableReads else { return nil }
+            guard running.count < maxDurableOperations else { return nil }
             let task = Task { [self] () -> CacheEntry? in
                 defer { _ = reads.withLock { $0.removeValue(forKey: domain) } }
                 return await stored(domain)
@@ -214,12 +216,15 @@ public final class PolicyService: Sendable {
             if let task = running[domain] { return task }
             let task = Task { [self] () -> Refreshed in
                 let refreshed = await refresh(domain: domain, current: current, forceFetch: forceFetch)
-                guard let unstored = refreshed.unstored, let durable else {
+                guard let unstored = refreshed.unstored, let durable, reserveWrite(of: domain) else {
                     _ = inFlight.withLock { $0.removeValue(forKey: domain) }
                     return refreshed
                 }
                 Task {
-                    defer { _ = inFlight.withLock { $0.removeValue(forKey: domain) } }
+                    defer {
+                        pendingWrites.withLock { $0 -= 1 }
+                        _ = inFlight.withLock { $0.removeValue(forKey: domain) }
+                    }
                     await store(unstored, in: durable)
                 }
                 return refreshed
@@ -227,6 +232,22 @@ public final class PolicyService: Sendable {
             running[domain] = task
             return task
         }
+    }
+
+    /// A place for one more durable write, unless `maxDurableOperations` wait already: then the entry
+    /// stays in memory only (the durable store is a cache too; a restart fetches it again), so that a
+    /// store that stopped answering does not hold an entry for every domain refreshed meanwhile.
+    private func reserveWrite(of domain: String) -> Bool {
+        let reserved = pendingWrites.withLock { pending in
+            guard pending < maxDurableOperations else { return false }
+            pending += 1
+            return true
+        }
+        if !reserved {
+            DaemonMetrics.cacheWriteSkipped()
+            logger.debug("cache write skipped", metadata: ["domain": "\(domain)", "waiting": "\(maxDurableOperations)"])
+        }
+        return reserved
     }
 
     private func store(_ entry: CacheEntry, in durable: CacheBackend) async {

@@ -121,12 +121,42 @@ final class PolicyServiceTests: XCTestCase {
         XCTAssertEqual(store.stored("example.com")?.policyID, "a1", "the write lands once the store answers")
     }
 
+    func testPastTheBoundOnWaitingWritesAnEntryIsKeptInMemoryOnly() async throws {
+        let store = StuckStore()
+        let stages = StageClient(commands: [Self.answeringStage])
+        defer { stages.shutdown() }
+        let service = PolicyService(rules: CacheRules(), hot: MemoryCache(capacity: 10), durable: store, stages: stages, logger: Logger(label: "test"),
+                                    maxDurableOperations: 1)
+        store.stuck(reads: false, writes: true)
+        var zone = ZoneConfig()
+        zone.timeout = 2
+        let policy = SocketmapReply.ok("secure match=mail.example.com servername=hostname")
+        let a = await service.decide(domain: "a.example.com", zone: zone)
+        let b = await service.decide(domain: "b.example.com", zone: zone)
+        XCTAssertEqual([a.reply, b.reply], [policy, policy])
+        XCTAssertEqual(store.waitingWrites, 1, "b.example.com's write was skipped, not queued")
+        let again = await service.decide(domain: "b.example.com", zone: zone)
+        XCTAssertEqual(again.reply, policy)
+        XCTAssertEqual(again.source, "cache", "served from memory")
+
+        store.stuck(reads: false, writes: false)
+        let writing = ContinuousClock.now
+        while store.stored("a.example.com") == nil && ContinuousClock.now - writing < .seconds(10) { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertNotNil(store.stored("a.example.com"))
+        XCTAssertNil(store.stored("b.example.com"))
+        // The place is free again: the next refreshed entry is written.
+        _ = await service.decide(domain: "c.example.com", zone: zone)
+        let next = ContinuousClock.now
+        while store.stored("c.example.com") == nil && ContinuousClock.now - next < .seconds(10) { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertNotNil(store.stored("c.example.com"))
+    }
+
     func testAStoreThatStopsAnsweringHoldsABoundedNumberOfReads() async throws {
         let store = StuckStore()
         let stages = StageClient(commands: [Self.answeringStage])
         defer { stages.shutdown() }
         let service = PolicyService(rules: CacheRules(), hot: MemoryCache(capacity: 10), durable: store, stages: stages, logger: Logger(label: "test"),
-                                    maxDurableReads: 2)
+                                    maxDurableOperations: 2)
         store.stuck(reads: true, writes: false)
         var zone = ZoneConfig()
         zone.timeout = 0.2
