@@ -78,9 +78,11 @@ public enum ConfigLoader {
                 let zones = try members(node, "zones", known: [])
                 // In file order: in a dictionary's order, which bad zone is reported would change from run to run.
                 let names: [String] = if case .mapping(let list, _) = node { list.map(\.key) } else { [] }
+                // Each zone starts from the built-in defaults, not from `default_zone`, as in the old
+                // daemon: the same file must mean the same policy to both.
                 for name in names {
                     guard let zoneNode = zones[name] else { continue }
-                    config.zones[name] = try zone(zoneNode, "zones.\(name)", base: config.defaultZone)
+                    config.zones[name] = try zone(zoneNode, "zones.\(name)", base: ZoneConfig())
                 }
             }
             let metrics = try members(top["metrics"], "metrics", known: ["listen"])
@@ -141,7 +143,13 @@ public enum ConfigLoader {
             let fields = try members(node, key, known: ["strict_testing", "timeout", "require_sni", "tlsrpt", "dane"])
             if let n = fields["strict_testing"], let v = try bool(n, "\(key).strict_testing") { zone.strictTesting = v }
             // Postfix gives up on a socketmap lookup after 100 s; a longer budget could never be used.
-            if let n = fields["timeout"], let v = try number(n, "\(key).timeout", in: 0.001...100) { zone.timeout = v }
+            // The old daemon took any value, so a longer one is a warning (and 100), not an error.
+            if let n = fields["timeout"], let v = try number(n, "\(key).timeout", in: 0.001...1e9) {
+                if v > ZoneConfig.maxTimeout {
+                    warnings.append(error(n, "\(key).timeout", "more than \(Int(ZoneConfig.maxTimeout)) seconds, which Postfix does not wait; \(Int(ZoneConfig.maxTimeout)) used"))
+                }
+                zone.timeout = min(v, ZoneConfig.maxTimeout)
+            }
             if let n = fields["require_sni"], let v = try bool(n, "\(key).require_sni") { zone.requireSNI = v }
             if let n = fields["tlsrpt"], let v = try bool(n, "\(key).tlsrpt") { zone.tlsrpt = v }
             if let n = fields["dane"], let v = try bool(n, "\(key).dane") { zone.dane = v }
@@ -236,7 +244,7 @@ public enum Scalar {
     }
 
     static func format(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(value)
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 }
 

@@ -102,6 +102,8 @@ public struct ZoneConfig: Sendable, Equatable {
     public var strictTesting = false
     /// Seconds a lookup may take on the request path.
     public var timeout: Double = 4
+    /// Postfix waits at most 100 s for a socketmap reply.
+    public static let maxTimeout: Double = 100
     public var requireSNI = true
     public var tlsrpt = false
     /// DANE precedence (RFC 8461 §2) for this zone; it takes effect when `dnssecTrustAnchor` is set.

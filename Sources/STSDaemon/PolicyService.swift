@@ -304,21 +304,26 @@ public final class PolicyService: Sendable {
         }
     }
 
-    /// Proactive refresh (`proactive_policy_fetching`): every `interval`, refreshes the cached policies
-    /// whose remaining life is less than `interval × graceRatio`, at most `concurrency` at a time, so
-    /// that lookups keep finding fresh policies. Runs until the task is cancelled.
+    /// Proactive refresh (`proactive_policy_fetching`), with the old daemon's rule: a run a second after
+    /// start and then every `interval` refreshes each cached policy last confirmed `interval / graceRatio`
+    /// or more ago (with the defaults, a day and 2: policies older than 12 hours), at most `concurrency`
+    /// at a time, so that lookups keep finding fresh policies. The first run comes early because
+    /// which policies are due is kept in the entries themselves: a restart refreshes only what is due.
+    /// Runs until the task is cancelled.
     public func refreshProactively(interval: Duration, graceRatio: Double, concurrency: Int) async {
-        let intervalSeconds = Double(interval.components.seconds)
+        let intervalSeconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let minimumAge = intervalSeconds / graceRatio
+        var pause = min(interval, .seconds(1))
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            try? await Task.sleep(for: pause)
+            pause = interval
             if Task.isCancelled { return }
             let now = clock()
-            let horizon = Int64(intervalSeconds * graceRatio)
             var due: [CacheEntry] = []
             var cursor: String?
             let store: CacheBackend = durable ?? hot
             while let page = try? await store.list(after: cursor, limit: 500), let last = page.last {
-                due += page.filter { !$0.isNegative && !$0.isExpired(at: now) && $0.expiresAt - now < horizon }
+                due += page.filter { !$0.isNegative && Double(now - $0.confirmedAt) >= minimumAge }
                 cursor = last.domain
             }
             logger.info("proactive refresh", metadata: ["due": "\(due.count)"])

@@ -32,7 +32,7 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per domain (the pipeline's record plus \"verdict\").")
     var json = false
 
-    @Option(name: [.short, .customLong("verbosity")], help: ArgumentHelp("Logging verbosity: debug, info, warn, error or fatal; debug also prints each full record.", valueName: "level"))
+    @Option(name: [.short, .customLong("verbosity")], help: ArgumentHelp("Logging verbosity: debug, info, warn, error, fatal or crit; debug also prints each full record.", valueName: "level"))
     var verbosity: String = "warn"
 
     @Option(name: .customLong("resolver"), help: ArgumentHelp("A recursive resolver for sts-dns, ADDRESS[@PORT]; repeat for more.", valueName: "address"))
@@ -63,8 +63,8 @@ struct QueryCommand: ParsableCommand {
     var ordered = false
 
     func validate() throws {
-        guard ["debug", "info", "warn", "error", "fatal"].contains(verbosity) else {
-            throw ValidationError("-v must be one of debug, info, warn, error, fatal")
+        guard ["debug", "info", "warn", "error", "fatal", "crit"].contains(verbosity) else {
+            throw ValidationError("-v must be one of debug, info, warn, error, fatal, crit")
         }
         if let timeout, !(timeout > 0 && timeout <= 600) { throw ValidationError("--timeout must be more than 0 and at most 600") }
         guard (1...10_000).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 10000") }

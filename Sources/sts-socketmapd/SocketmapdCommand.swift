@@ -33,7 +33,7 @@ struct SocketmapdCommand: ParsableCommand {
     @Option(name: [.short, .customLong("config")], help: ArgumentHelp("Config file (default \(defaultConfigPath)).", valueName: "file"))
     var config: String?
 
-    @Option(name: [.short, .customLong("verbosity")], help: ArgumentHelp("Log level: debug, info, warn, error or fatal.", valueName: "level"))
+    @Option(name: [.short, .customLong("verbosity")], help: ArgumentHelp("Log level: debug, info, warn, error, fatal or crit (the same as fatal).", valueName: "level"))
     var verbosity: String = "info"
 
     @Option(name: [.short, .customLong("logfile")], help: ArgumentHelp("Write the log to this file instead of standard error.", valueName: "file"))
@@ -58,10 +58,10 @@ struct SocketmapdCommand: ParsableCommand {
     @Flag(help: .hidden)
     var disableUvloop = false
 
-    static let levels: [String: Logger.Level] = ["debug": .debug, "info": .info, "warn": .warning, "warning": .warning, "error": .error, "fatal": .critical]
+    static let levels: [String: Logger.Level] = ["debug": .debug, "info": .info, "warn": .warning, "warning": .warning, "error": .error, "fatal": .critical, "crit": .critical]
 
     func validate() throws {
-        guard Self.levels[verbosity] != nil else { throw ValidationError("-v must be one of debug, info, warn, error, fatal") }
+        guard Self.levels[verbosity] != nil else { throw ValidationError("-v must be one of debug, info, warn, error, fatal, crit") }
         guard LineLogHandler.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json") }
     }
 

@@ -39,7 +39,8 @@ def daemon(tmp_path_factory):
     d.stop()
 
 
-@pytest.mark.parametrize("key", ["good.test", "GOOD.TEST", "good.test.", "[good.test]", "[good.test]:587", "good.test:587"])
+@pytest.mark.parametrize("key", ["good.test", "GOOD.TEST", "good.test.", "[good.test]", "[good.test]:587", "good.test:587",
+                                 "[good.test]:submission", "good.test:smtp"])
 def test_key_forms_of_a_domain_with_a_policy(daemon, key):
     assert daemon.postmap(key) == (0, GOOD)
 
@@ -75,6 +76,32 @@ def test_strict_testing_zone_enforces_testing_policies(daemon):
 
 def test_unknown_zone_uses_default_zone(daemon):
     assert daemon.postmap("good.test", zone="whatever") == (0, GOOD)
+
+
+def test_zones_take_the_built_in_defaults_not_the_default_zones_as_the_old_daemon(tmp_path):
+    # default_zone enforces testing policies and drops servername; a zone that says neither gets the
+    # built-in defaults (testing not enforced, servername added), a map name without a zone default_zone.
+    config = f"""
+host: 127.0.0.1
+port: 18466
+cache:
+  type: internal
+default_zone:
+  strict_testing: true
+  require_sni: false
+  timeout: 8
+zones:
+  lax:
+    timeout: 8
+"""
+    d = Daemon(config, 18466, str(tmp_path), args=["-v", "crit"]).start()
+    try:
+        assert d.postmap("testing.test", zone="lax") == (1, "")
+        assert d.postmap("good.test", zone="lax") == (0, GOOD)
+        assert d.postmap("testing.test", zone="other") == (0, "secure match=mail.testing.test")
+        assert d.postmap("good.test") == (0, "secure match=mail.good.test:.mx.good.test")
+    finally:
+        d.stop()
 
 
 def test_tlsrpt_zone(daemon):

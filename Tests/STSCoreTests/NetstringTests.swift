@@ -124,13 +124,19 @@ final class PolicyKeyTests: XCTestCase {
             ("[Mail.Example.COM.]:25", .domain("mail.example.com")),
             ("bücher.example", .domain("xn--bcher-kva.example")),
             ("[bücher.example]:25", .domain("xn--bcher-kva.example")),
+            // A service name for the port (postconf(5) relayhost: "[mail.example]:submission").
+            ("[example.com]:submission", .domain("example.com")),
+            ("example.com:smtp", .domain("example.com")),
+            ("[example.com]:x400-snd", .domain("example.com")),
+            ("[example.com]:3com_amp3", .domain("example.com")),
         ]
         for (key, expected) in cases { XCTAssertEqual(PolicyKey.resolve(key), expected, key) }
     }
 
     func testKeysWithoutAPolicy() {
         for key in [".example.com", "[192.0.2.1]", "[192.0.2.1]:25", "192.0.2.1", "192.0.2.1:25", "[ipv6:2001:db8::1]", "[2001:db8::1]",
-                    "2001:db8::1", "::1", "[example.com", "[example.com]x", "example.com:", "example.com:abc", "example.com:123456",
+                    "2001:db8::1", "::1", "[example.com", "[example.com]x", "example.com:", "example.com:123456", "[example.com]:-smtp", "example.com:sub mission",
+                    "[example.com]:a.b", "example.com:\(String(repeating: "s", count: 33))", "[example.com]:123456",
                     "", "localhost", "a..example", "exa mple.com"]
         {
             guard case .noPolicy = PolicyKey.resolve(key) else { return XCTFail("\(key) must have no policy") }

@@ -151,6 +151,29 @@ final class PolicyServiceTests: XCTestCase {
         XCTAssertNotNil(store.stored("c.example.com"))
     }
 
+    func testProactiveRefreshRunsSoonAfterStartAndRefreshesPoliciesConfirmedLongEnoughAgo() async throws {
+        // interval / grace_ratio = 10 s, as the old daemon: a policy confirmed 100 s ago is due, one
+        // confirmed just now is not; the first run does not wait the hour-long interval.
+        let hot = MemoryCache(capacity: 10)
+        let stages = StageClient(commands: [Self.answeringStage])
+        defer { stages.shutdown() }
+        let service = PolicyService(rules: CacheRules(), hot: hot, durable: nil, stages: stages, logger: Logger(label: "test"))
+        let now = Int64(Date().timeIntervalSince1970)
+        func entry(_ domain: String, id: String, confirmed: Int64) -> CacheEntry {
+            let policy = Policy(mode: .enforce, maxAge: 86400, mx: [MXPattern("mail.\(domain)")!], lines: [])
+            return CacheEntry(domain: domain, policyID: id, policy: policy, fetchedAt: confirmed, confirmedAt: confirmed, expiresAt: now + 86400 * 300)
+        }
+        try await hot.put(entry("old.example", id: "old", confirmed: now - 100))
+        try await hot.put(entry("recent.example", id: "recent", confirmed: now))
+        let refreshing = Task { await service.refreshProactively(interval: .seconds(3600), graceRatio: 360, concurrency: 2) }
+        defer { refreshing.cancel() }
+        let started = ContinuousClock.now
+        while hot.entry(for: "old.example")?.policyID != "a1" && ContinuousClock.now - started < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+        XCTAssertEqual(hot.entry(for: "old.example")?.policyID, "a1", "refreshed by the first run")
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(5))
+        XCTAssertEqual(hot.entry(for: "recent.example")?.policyID, "recent", "confirmed too recently to be due")
+    }
+
     func testAStoreThatStopsAnsweringHoldsABoundedNumberOfReads() async throws {
         let store = StuckStore()
         let stages = StageClient(commands: [Self.answeringStage])

@@ -3,6 +3,7 @@
 ///
 ///     example.com  EXAMPLE.COM  example.com.   the domain itself
 ///     [example.com]  [example.com]:587  example.com:587   relayhost forms: the host is the policy domain
+///     [example.com]:submission  example.com:smtp  the same with a service name for the port
 ///     .example.com                             a parent-domain probe: never answered with a policy
 ///     [192.0.2.1]  192.0.2.1  [ipv6:2001:db8::1]   address literals: no policy
 ///     bücher.example                           UTF-8 IDN: looked up as its A-label
@@ -37,9 +38,17 @@ public enum PolicyKey: Sendable, Equatable {
         }
     }
 
-    /// `:` followed by 1 to 5 digits.
+    /// `:` followed by a port: 1 to 5 digits, or a service name as Postfix takes from services(5)
+    /// (`[relay.example]:submission`): up to 32 letters, digits, `-` and `_`, with a letter among them,
+    /// starting with a letter or digit.
     static func isPort(_ text: Substring) -> Bool {
-        text.first == ":" && (2...6).contains(text.count) && text.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+        guard text.first == ":" else { return false }
+        let port = text.utf8.dropFirst()
+        if (1...5).contains(port.count) && port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return true }
+        func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") }
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        guard (1...32).contains(port.count), let first = port.first, isLetter(first) || isDigit(first) else { return false }
+        return port.contains(where: isLetter) && port.allSatisfy { isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
     }
 
     static func isIPv4(_ text: Substring) -> Bool {
