@@ -80,9 +80,9 @@ final class DomainNameTests: XCTestCase {
     }
 
     func testRefusesAddressesAndPorts() {
-        XCTAssertTrue(problem("192.0.2.1").contains("IPv4 address"))
-        XCTAssertTrue(problem("192.0.2.1.").contains("IPv4 address"))
-        XCTAssertTrue(problem("10.1").contains("IPv4 address"))
+        XCTAssertTrue(problem("192.0.2.1").contains("all digits: an address"))
+        XCTAssertTrue(problem("192.0.2.1.").contains("all digits: an address"))
+        XCTAssertTrue(problem("10.1").contains("all digits: an address"))
         XCTAssertTrue(problem("example.123").contains("last label is all digits"))
         for input in ["[192.0.2.1]", "2001:db8::1", "[ipv6:2001:db8::1]", "example.com:25", "[example.com]", "::1"] {
             XCTAssertTrue(problem(input).contains("address or has a port"), input)
@@ -184,7 +184,7 @@ final class DomainNameTests: XCTestCase {
             ("a-.example", "a label begins or ends with a hyphen"),
             ("a_b.example", "it has a character other than letters, digits and hyphens"),
             ("a..b_c.example", "it has an empty label"),
-            ("1.2.3.4.5", "it is an IPv4 address, not a name"),
+            ("1.2.3.4.5", "it is all digits: an address, not a name"),
             ("example.123", "the last label is all digits"),
             (String(repeating: "a.", count: 127) + "a", "it is longer than 253 characters"),
         ]

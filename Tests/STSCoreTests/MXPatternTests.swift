@@ -25,13 +25,24 @@ final class MXPatternTests: XCTestCase {
         XCTAssertEqual(Set([MXPattern("a.example")!, MXPattern("A.EXAMPLE")!]).count, 1)
     }
 
+    /// RFC 8461 §3.2: an mx value is `["*."] Domain` (RFC 5321), which allows one label and digit
+    /// labels. Refusing them would make the whole policy invalid, which is weaker still: no policy.
+    func testSingleLabelsAndDigitLabelsAreNames() {
+        XCTAssertEqual(MXPattern("localhost")?.pattern, "localhost")
+        XCTAssertEqual(MXPattern("*.com")?.pattern, "*.com")
+        XCTAssertEqual(MXPattern("*.com")?.postfixMatch, ".com")
+        XCTAssertEqual(MXPattern("mail.123")?.pattern, "mail.123")
+        XCTAssertEqual(MXPattern("MX1")?.pattern, "mx1")
+        XCTAssertEqual(MXPattern("*.123.example")?.pattern, "*.123.example")
+    }
+
     func testRefusesEverythingElse() {
         let hostile = [
             "", " ", "mail example.com", "mail.example.com extra", " mail.example.com", "a=b.example", "{a}.example",
             "mail.example.com}", "mail.example.com{", "a:b.example", "mail.example.com:25", "a,b.example", "a;b.example",
             "mail.example.com\u{1}", "mail\t.example.com", "mail.example.com\n", "mail.example.com\r", "mail.\u{7F}.example",
             "*", "*.", "*..example.com", "*foo.example", "foo*.example", "a.*.example", "**.example", "*.*.example", "*example.com",
-            ".example.com", "mail.example.com.", "*.example.com.", "mail.example.com。", "*.com", "example", "192.0.2.1", "*.192.0.2.1",
+            ".example.com", "mail.example.com.", "*.example.com.", "mail.example.com。", "192.0.2.1", "*.192.0.2.1", "1", "*.1",
             "[192.0.2.1]", "2001:db8::1", "mail_1.example", "-a.example", "a-.example", "xn--zz-zzzzz.example", "💩.example",
             "mail.example.com/path", "mail.example.com%00", "\(label63)a.example",
         ]

@@ -52,6 +52,12 @@ final class PolicyParserTests: XCTestCase {
         XCTAssertEqual(try PolicyParser.parse(good), try PolicyParser.parse(Array(good.utf8)), "String and bytes agree")
     }
 
+    func testMXValuesAreRFC5321Domains() {
+        // One label and digit labels are names by the grammar; the policy is valid with them.
+        let parsed = policy("version: STSv1\nmode: enforce\nmax_age: 86400\nmx: localhost\nmx: *.com\nmx: mail.123\n")
+        XCTAssertEqual(parsed?.mx.map(\.pattern), ["localhost", "*.com", "mail.123"])
+    }
+
     func testKeysMayComeInAnyOrder() {
         XCTAssertEqual(policy("mx: a.example\nmax_age: 1\nmode: testing\nversion: STSv1")?.mode, .testing)
     }
@@ -209,7 +215,7 @@ final class PolicyParserTests: XCTestCase {
         let hostile = [
             "mail example.com", "mail.example.com extra", "a=b.example", "{a}.example", "mail.example.com}", "a:b.example",
             "mail.example.com\u{1}", "mail.example.com\u{7F}", "*.", "*", "*foo.example", "a.*.example", "**.example", "*.*.example",
-            "mail.example.com.", "192.0.2.1", "[192.0.2.1]", "mail_1.example", "-a.example", "example", "*.com",
+            "mail.example.com.", "192.0.2.1", "[192.0.2.1]", "mail_1.example", "-a.example", "*.192.0.2.1",
             "mail.example.com;x", "mail.example.com,x.example", "💩.example", "xn--zz-zzzzz.example",
         ]
         for value in hostile {

@@ -11,6 +11,11 @@ final class TLSPolicyAnswerTests: XCTestCase {
         XCTAssertEqual(answer, .policy("secure match=mx2.example.com:.example.net:mx1.example.com servername=hostname"))
     }
 
+    func testSingleLabelAndDigitLabelPatternsReachTheAnswer() {
+        let answer = TLSPolicyAnswer.render(policy(.enforce, ["localhost", "*.com", "mail.123"]), domain: "example.com")
+        XCTAssertEqual(answer, .policy("secure match=localhost:.com:mail.123 servername=hostname"))
+    }
+
     func testWithoutSNI() {
         let answer = TLSPolicyAnswer.render(policy(.enforce, ["mail.example.com"]), domain: "example.com", options: ZoneOptions(requireSNI: false))
         XCTAssertEqual(answer, .policy("secure match=mail.example.com"))

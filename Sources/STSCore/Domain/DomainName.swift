@@ -9,6 +9,16 @@ public enum DomainName {
     public static let maxNameBytes = 253
     public static let maxLabelBytes = 63
 
+    /// What a name stands for; the grammars differ.
+    public enum Use: Sendable {
+        /// A policy domain or a policy host: at least two labels, the last not all digits.
+        case policyDomain
+        /// An `mx` value of a policy (RFC 8461 §3.2: RFC 5321's `Domain`): a single label and an
+        /// all-digit last label are allowed too (`localhost`, `*.com`, `mail.123`); only a name of
+        /// digits alone is refused, being an address rather than a name.
+        case mxHost
+    }
+
     /// The full stop and the three dots UTS #46 maps to it.
     static let labelSeparators: Set<Unicode.Scalar> = [".", "\u{3002}", "\u{FF0E}", "\u{FF61}"]
 
@@ -21,7 +31,7 @@ public enum DomainName {
     /// Pure-ASCII labels are not sent through libidn2, so valid host names such as `r3--sn-a.example`
     /// (hyphens in positions 3 and 4, which IDNA2008 refuses for U-labels) keep working; `xn--` labels
     /// are checked to be valid A-labels.
-    public static func normalize(_ input: String) throws(STSError) -> String {
+    public static func normalize(_ input: String, for use: Use = .policyDomain) throws(STSError) -> String {
         if let name = plainHostname(input) { return name }
         let byteCount = input.utf8.count
         guard byteCount > 0 else { throw STSError(.invalidDomain, "the domain name is empty") }
@@ -47,7 +57,7 @@ public enum DomainName {
             asciiLabels.append(try asciiLabel(label, in: input))
         }
         let name = asciiLabels.joined(separator: ".")
-        if let problem = hostnameProblem(name) {
+        if let problem = hostnameProblem(name, for: use) {
             throw STSError(.invalidDomain, "\(UntrustedText.quoted(input)) is not a valid domain name: \(problem)")
         }
         return name
@@ -87,7 +97,7 @@ public enum DomainName {
             for index in bytes.indices where bytes[index] == UInt8(ascii: "x") && (index == 0 || bytes[index - 1] == UInt8(ascii: ".")) {
                 if bytes[index...].starts(with: "xn--".utf8) { return false }
             }
-            return hostnameProblem(bytes: bytes) == nil
+            return hostnameProblem(bytes: bytes, for: .policyDomain) == nil
         }
         return usable ? name : nil
     }
@@ -96,22 +106,24 @@ public enum DomainName {
     /// hyphen at either end of a label, at most 253 characters, at least two labels, no trailing dot,
     /// and a last label that is not all digits (so no IPv4 address passes). Only such names may reach
     /// Postfix's answer.
-    public static func isValidHostname(_ name: String) -> Bool {
-        hostnameProblem(name) == nil
+    /// `.mxHost` relaxes the label-count and last-label rules as that grammar does; everything else is
+    /// the same.
+    public static func isValidHostname(_ name: String, for use: Use = .policyDomain) -> Bool {
+        hostnameProblem(name, for: use) == nil
     }
 
     /// What is wrong with `name` as a normalised host name, in words; nil when nothing is.
-    static func hostnameProblem(_ name: String) -> String? {
+    static func hostnameProblem(_ name: String, for use: Use = .policyDomain) -> String? {
         var name = name
         // Every Postfix lookup and every mx pattern of an answer passes here: one pass over contiguous
         // bytes, no arrays.
-        return name.withUTF8 { hostnameProblem(bytes: $0) }
+        return name.withUTF8 { hostnameProblem(bytes: $0, for: use) }
     }
 
-    private static func hostnameProblem(bytes: UnsafeBufferPointer<UInt8>) -> String? {
+    private static func hostnameProblem(bytes: UnsafeBufferPointer<UInt8>, for use: Use) -> String? {
         if bytes.isEmpty { return "it is empty" }
         if bytes.count > maxNameBytes { return "it is longer than \(maxNameBytes) characters" }
-        guard bytes.contains(UInt8(ascii: ".")) else { return "it has a single label (a policy domain has at least two)" }
+        if use == .policyDomain, !bytes.contains(UInt8(ascii: ".")) { return "it has a single label (a policy domain has at least two)" }
         var start = 0
         var allLabelsDigits = true
         var lastLabelDigits = true
@@ -135,8 +147,8 @@ public enum DomainName {
             lastLabelDigits = digits
             start = end + 1
         }
-        if allLabelsDigits { return "it is an IPv4 address, not a name" }
-        if lastLabelDigits { return "the last label is all digits" }
+        if allLabelsDigits { return "it is all digits: an address, not a name" }
+        if use == .policyDomain, lastLabelDigits { return "the last label is all digits" }
         return nil
     }
 

@@ -17,7 +17,7 @@ public struct MXPattern: Sendable, Equatable, Hashable {
         let wildcard = text.hasPrefix("*.")
         let name = wildcard ? String(text.dropFirst(2)) : text
         guard let last = name.unicodeScalars.last, !DomainName.labelSeparators.contains(last),
-            let normalized = try? DomainName.normalize(name)
+            let normalized = try? DomainName.normalize(name, for: .mxHost)
         else { return nil }
         pattern = wildcard ? "*." + normalized : normalized
     }

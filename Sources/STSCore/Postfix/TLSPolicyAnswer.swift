@@ -23,7 +23,7 @@ public enum TLSPolicyAnswer: Sendable, Equatable {
         }
         // Defence in depth: the parser already refuses such policies, but nothing that is not a checked
         // pattern may ever be written into Postfix's answer.
-        let patterns = policy.mx.filter { DomainName.isValidHostname($0.isWildcard ? String($0.pattern.dropFirst(2)) : $0.pattern) }
+        let patterns = policy.mx.filter { DomainName.isValidHostname($0.baseName, for: .mxHost) }
         guard !patterns.isEmpty else { return .noPolicy("the policy has no usable mx pattern") }
 
         var value = "secure match=" + patterns.map(\.postfixMatch).joined(separator: ":")
