@@ -40,7 +40,15 @@ public enum YAMLReader {
     private struct Builder {
         enum Open {
             case sequence([YAMLNode], line: Int, anchor: String?)
-            case mapping([(key: String, keyLine: Int, value: YAMLNode)], pendingKey: (String, Int)?, line: Int, anchor: String?)
+            /// `merges`: the values of its `<<` keys, merged in when it closes.
+            case mapping([(key: String, keyLine: Int, value: YAMLNode)], pendingKey: PendingKey?, merges: [YAMLNode], line: Int, anchor: String?)
+        }
+
+        struct PendingKey {
+            var key: String
+            var line: Int
+            /// A plain `<<`: PyYAML's merge key (a quoted one is an ordinary key).
+            var isMerge: Bool
         }
 
         var stack: [Open] = []
@@ -67,18 +75,44 @@ public enum YAMLReader {
             case YAML_SEQUENCE_START_EVENT:
                 try open(.sequence([], line: line, anchor: event.data.sequence_start.anchor.map { String(cString: $0) }), line: line)
             case YAML_MAPPING_START_EVENT:
-                try open(.mapping([], pendingKey: nil, line: line, anchor: event.data.mapping_start.anchor.map { String(cString: $0) }), line: line)
+                try open(.mapping([], pendingKey: nil, merges: [], line: line, anchor: event.data.mapping_start.anchor.map { String(cString: $0) }), line: line)
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 let closed = stack.removeLast()
                 switch closed {
                 case .sequence(let items, let start, let anchor):
                     try add(.sequence(items, line: start), size: 1, anchor: anchor, line: start, counted: true)
-                case .mapping(let members, _, let start, let anchor):
-                    try add(.mapping(members, line: start), size: 1, anchor: anchor, line: start, counted: true)
+                case .mapping(let members, _, let merges, let start, let anchor):
+                    try add(.mapping(Self.merging(merges, into: members), line: start), size: 1, anchor: anchor, line: start, counted: true)
                 }
             default:
                 break
             }
+        }
+
+        /// PyYAML's merge keys (`<<: *defaults`, or a list of them): the merged mappings' members that
+        /// the mapping does not set itself, the earlier mapping of a list first, after its own members.
+        static func merging(_ merges: [YAMLNode], into members: [(key: String, keyLine: Int, value: YAMLNode)]) throws(Failure)
+            -> [(key: String, keyLine: Int, value: YAMLNode)]
+        {
+            var result = members
+            var present = Set(members.map(\.key))
+            for merge in merges {
+                let sources: [YAMLNode]
+                switch merge {
+                case .mapping: sources = [merge]
+                case .sequence(let items, _): sources = items
+                case .scalar: throw Failure(line: merge.line, message: "<< must be a mapping or a list of mappings")
+                }
+                for source in sources {
+                    guard case .mapping(let merged, _) = source else {
+                        throw Failure(line: source.line, message: "<< must be a mapping or a list of mappings")
+                    }
+                    for member in merged where present.insert(member.key).inserted {
+                        result.append(member)
+                    }
+                }
+            }
+            return result
         }
 
         mutating func open(_ container: Open, line: Int) throws(Failure) {
@@ -102,18 +136,23 @@ public enum YAMLReader {
             case .sequence(var items, let start, let anchor):
                 items.append(node)
                 stack.append(.sequence(items, line: start, anchor: anchor))
-            case .mapping(var members, let pendingKey, let start, let anchor):
-                if let (key, keyLine) = pendingKey {
-                    if members.contains(where: { $0.key == key }) {
-                        throw Failure(line: keyLine, message: "duplicate key \"\(key)\"")
+            case .mapping(var members, let pendingKey, var merges, let start, let anchor):
+                if let pending = pendingKey {
+                    if pending.isMerge {
+                        merges.append(node)
+                    } else {
+                        if members.contains(where: { $0.key == pending.key }) {
+                            throw Failure(line: pending.line, message: "duplicate key \"\(pending.key)\"")
+                        }
+                        members.append((pending.key, pending.line, node))
                     }
-                    members.append((key, keyLine, node))
-                    stack.append(.mapping(members, pendingKey: nil, line: start, anchor: anchor))
+                    stack.append(.mapping(members, pendingKey: nil, merges: merges, line: start, anchor: anchor))
                 } else {
-                    guard case .scalar(let key, _, let keyLine) = node else {
+                    guard case .scalar(let key, let plain, let keyLine) = node else {
                         throw Failure(line: node.line, message: "a mapping key must be a plain value")
                     }
-                    stack.append(.mapping(members, pendingKey: (key, keyLine), line: start, anchor: anchor))
+                    let pending = PendingKey(key: key, line: keyLine, isMerge: plain && key == "<<")
+                    stack.append(.mapping(members, pendingKey: pending, merges: merges, line: start, anchor: anchor))
                 }
             }
         }

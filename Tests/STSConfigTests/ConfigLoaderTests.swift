@@ -221,6 +221,33 @@ final class ConfigLoaderTests: XCTestCase {
         }
     }
 
+    func testMergeKeysAsPyYAML() throws {
+        // The old daemon's parser expands `<<`: a zone can share settings through an anchor; its own keys
+        // win, and of a list of merged mappings the earlier wins.
+        let text = """
+            default_zone: &base
+              strict_testing: true
+              timeout: 9
+            zones:
+              merged:
+                <<: *base
+                timeout: 3
+              listed:
+                <<: [{require_sni: false, timeout: 5}, *base]
+            """
+        let config = try load(text).config
+        XCTAssertEqual(config.zone(named: "merged").strictTesting, true)
+        XCTAssertEqual(config.zone(named: "merged").timeout, 3)
+        XCTAssertEqual(config.zone(named: "listed").requireSNI, false)
+        XCTAssertEqual(config.zone(named: "listed").timeout, 5)
+        XCTAssertEqual(config.zone(named: "listed").strictTesting, true)
+        XCTAssertEqual(try load(text).warnings, [], "<< is no unknown key")
+        // A quoted "<<" is an ordinary key; a merge of something else is an error that says where.
+        XCTAssertEqual(try load("default_zone:\n  \"<<\": {timeout: 3}\n").warnings.map(\.key), ["default_zone.<<"])
+        XCTAssertEqual(failure("default_zone:\n  <<: 3\n")?.line, 2)
+        XCTAssertEqual(failure("default_zone:\n  <<: [3]\n")?.line, 2)
+    }
+
     func testAliasBombsAreRefused() {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for i in 1...9 { text += "a\(i): &a\(i) [*a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1), *a\(i - 1)]\n" }
