@@ -14,7 +14,8 @@ public struct CacheEntry: Sendable, Equatable {
     public var policy: Policy?
     /// When the policy body was last fetched (or the absence of a policy learnt).
     public var fetchedAt: Int64
-    /// When the TXT record was last seen with `policyID` (or seen absent, for a negative entry).
+    /// When discovery last answered and this entry was kept (see `CacheRules.next`): `cache_grace`
+    /// counts from here.
     public var confirmedAt: Int64
     /// When the entry stops being usable.
     public var expiresAt: Int64

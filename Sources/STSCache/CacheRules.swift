@@ -54,17 +54,26 @@ public struct CacheRules: Sendable, Equatable {
     /// - An absent TXT record does not evict a cached policy (RFC 8461 §3.1); with nothing cached it
     ///   stores a negative entry.
     /// - A DNS failure changes nothing.
+    ///
+    /// Whenever discovery answered, the kept entry counts as confirmed (`confirmedAt`), whether or not its
+    /// policy was the one published: the next `grace` seconds are served from it without asking again.
+    /// Otherwise a domain that dropped its TXT record, or whose new policy fails to fetch, would have every
+    /// lookup go through discovery until its cached policy expires (up to a year).
     public func next(_ entry: CacheEntry?, domain: String, discovery: Discovery, at now: Int64) -> CacheEntry? {
         let live = entry.flatMap { $0.isExpired(at: now) ? nil : $0 }
         switch discovery {
         case .dnsFailure:
             return nil
         case .noPolicy(let ttl):
-            if let live, !live.isNegative { return nil }
+            if var live, !live.isNegative {
+                live.confirmedAt = now
+                return live
+            }
             let keep = Int64(ttl ?? Int(negativeTTL.lowerBound)).clamped(to: negativeTTL)
             return CacheEntry(domain: domain, policyID: nil, policy: nil, fetchedAt: now, confirmedAt: now, expiresAt: now + keep)
         case .policyID(let id, .notFetched):
-            guard var live, !live.isNegative, live.policyID == id else { return nil }
+            // Not fetched: the cached policy has this id, or a fetch of this id is backing off.
+            guard var live, (!live.isNegative && live.policyID == id) || live.failedID == id else { return nil }
             live.confirmedAt = now
             return live
         case .policyID(let id, .fetched(let policy)):
@@ -73,6 +82,7 @@ public struct CacheRules: Sendable, Equatable {
             if var live, !live.isNegative {
                 live.failedAt = now
                 live.failedID = id
+                live.confirmedAt = now
                 return live
             }
             return CacheEntry(domain: domain, policyID: nil, policy: nil, fetchedAt: now, confirmedAt: now,

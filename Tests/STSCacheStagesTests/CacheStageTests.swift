@@ -196,8 +196,9 @@ final class CacheStoreStageTests: XCTestCase {
 
     func testAbsentTXTDoesNotEvictACachedPolicy() async throws {
         let (cache, stored) = try await store(F.record(("txt", ["status": "none", "reason": "nxdomain", "ttl": 300])), cached: F.positive(), at: 2000)
-        XCTAssertEqual(cache, ["status": "unchanged"])
-        XCTAssertEqual(stored, F.positive())
+        let confirmed = F.positive(confirmedAt: 2000)
+        XCTAssertEqual(cache, ["status": "stored", "entry": confirmed.json], "kept, and confirmed for cache_grace")
+        XCTAssertEqual(stored, confirmed)
     }
 
     func testAValidPolicyIsStored() async throws {
@@ -218,7 +219,7 @@ final class CacheStoreStageTests: XCTestCase {
 
     func testAFailedFetchKeepsTheCachedPolicyAndStartsTheBackOff() async throws {
         let (cache, stored) = try await store(F.record(("txt", F.found("b2")), ("fetch", F.fetchFailed)), cached: F.positive(), at: 2000)
-        var expected = F.positive()
+        var expected = F.positive(confirmedAt: 2000)
         expected.failedAt = 2000
         expected.failedID = "b2"
         XCTAssertEqual(cache, ["status": "stored", "entry": expected.json])
@@ -244,9 +245,12 @@ final class CacheStoreStageTests: XCTestCase {
         var next = await lookup.process(F.record(("txt", F.found("b2"))))
         XCTAssertEqual(next["cache"]?["backoff_id"], "b2")
         XCTAssertEqual(FetchSkip.reason(for: next), .backoff)
-        // Skipped, so the record reaches store without a fetch: nothing cached to confirm, nothing changes.
+        // Skipped, so the record reaches store without a fetch: the negative entry that carries the
+        // failure is confirmed (served for cache_grace), the back-off itself unchanged.
         let skipped = await store.process(next)
-        XCTAssertEqual(skipped["cache"], ["status": "unchanged"])
+        XCTAssertEqual(skipped["cache"]?["status"], "stored")
+        XCTAssertEqual(skipped["cache"]?["entry"]?["failed_at"], 2000)
+        XCTAssertEqual(skipped["cache"]?["entry"]?["confirmed_at"], 2100)
         clock.set(2300)
         next = await lookup.process(F.record(("txt", F.found("b2"))))
         XCTAssertNil(FetchSkip.reason(for: next), "after 5 minutes the fetch is tried again")

@@ -65,7 +65,29 @@ final class CacheRulesTests: XCTestCase {
     }
 
     func testAnAbsentTXTDoesNotEvictACachedPolicy() {
-        XCTAssertNil(rules.next(cached(), domain: "example.com", discovery: .noPolicy(ttl: 300), at: 5000))
+        // Kept, and confirmed: the next `grace` seconds are served without asking DNS again.
+        var kept = cached()
+        kept.confirmedAt = 5000
+        XCTAssertEqual(rules.next(cached(), domain: "example.com", discovery: .noPolicy(ttl: 300), at: 5000), kept)
+    }
+
+    func testAFailedFetchOrABackingOffIdConfirmsWhatIsKept() {
+        // The new id b2 fails to fetch: the cached a1 is kept and confirmed, with the failure noted.
+        let failed = rules.next(cached(), domain: "example.com", discovery: .policyID("b2", .failed), at: 5000)
+        XCTAssertEqual(failed?.policyID, "a1")
+        XCTAssertEqual(failed?.failedID, "b2")
+        XCTAssertEqual(failed?.confirmedAt, 5000)
+        // Within the back-off b2 is not fetched: a1 is confirmed again, the failure stays.
+        let skipped = rules.next(failed, domain: "example.com", discovery: .policyID("b2", .notFetched), at: 5100)
+        XCTAssertEqual(skipped?.policyID, "a1")
+        XCTAssertEqual(skipped?.failedAt, 5000)
+        XCTAssertEqual(skipped?.confirmedAt, 5100)
+        XCTAssertEqual(rules.freshness(of: skipped, at: 5100 + rules.grace - 1), .fresh)
+        // Nothing cached but the failure: the negative entry is confirmed the same way.
+        let negative = rules.next(nil, domain: "example.com", discovery: .policyID("b2", .failed), at: 5000)
+        XCTAssertEqual(rules.next(negative, domain: "example.com", discovery: .policyID("b2", .notFetched), at: 5100)?.confirmedAt, 5100)
+        // An id that is neither the cached one nor backing off was not skipped by sts-fetch: nothing to confirm.
+        XCTAssertNil(rules.next(cached(), domain: "example.com", discovery: .policyID("c3", .notFetched), at: 5100))
     }
 
     func testNoPolicyIsCachedBriefly() {
