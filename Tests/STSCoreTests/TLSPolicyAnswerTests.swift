@@ -16,6 +16,14 @@ final class TLSPolicyAnswerTests: XCTestCase {
         XCTAssertEqual(answer, .policy("secure match=localhost:.com:mail.123 servername=hostname"))
     }
 
+    func testPolicyLinesAreReportedWithoutTheBlanksAroundThem() {
+        let lines = ["version: STSv1", "mode: enforce \t", "\tmx: mail.example.com", "  max_age: 86400", "   ", "x: {y}"]
+        let answer = TLSPolicyAnswer.render(policy(.enforce, ["mail.example.com"], lines: lines), domain: "example.com", options: ZoneOptions(tlsrpt: true))
+        XCTAssertEqual(answer, .policy("secure match=mail.example.com servername=hostname policy_type=sts policy_domain=example.com"
+                + " mx_host_pattern=mail.example.com { policy_string = version: STSv1 } { policy_string = mode: enforce }"
+                + " { policy_string = mx: mail.example.com } { policy_string = max_age: 86400 }"))
+    }
+
     func testWithoutSNI() {
         let answer = TLSPolicyAnswer.render(policy(.enforce, ["mail.example.com"]), domain: "example.com", options: ZoneOptions(requireSNI: false))
         XCTAssertEqual(answer, .policy("secure match=mail.example.com"))
