@@ -61,7 +61,7 @@ public enum ConfigLoader {
             var config = DaemonConfig()
             let top = try members(root, "", known: ["host", "port", "path", "mode", "reuse_port", "shutdown_timeout", "max_connections", "idle_timeout", "event_loops", "stage_max_idle", "cache_grace", "cache", "proactive_policy_fetching", "default_zone", "zones", "metrics", "dnssec_trust_anchor"])
             if let node = top["host"], let value = try string(node, "host") { config.host = value }
-            if let node = top["port"], let value = try int(node, "port", in: 1...65535) { config.port = value }
+            if let node = top["port"], let value = try port(node, "port") { config.port = value }
             if let node = top["path"], let value = try string(node, "path") { config.path = value }
             if let node = top["mode"], let value = try int(node, "mode", in: 0...0o7777) { config.mode = value }
             if let node = top["reuse_port"], let value = try bool(node, "reuse_port") { config.reusePort = value }
@@ -183,6 +183,14 @@ public enum ConfigLoader {
             guard plain, let value = Scalar.int(text) else { throw error(node, key, "must be a whole number, not \"\(text)\"") }
             guard range.contains(value) else { throw error(node, key, "must be between \(range.lowerBound) and \(range.upperBound), not \(value)") }
             return value
+        }
+
+        /// A port number; quoted digits too, which the old daemon handed to asyncio as a service string.
+        func port(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Int? {
+            if case .scalar(let text, false, _) = node, !text.isEmpty, text.utf8.count <= 5, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+                return try int(.scalar(String(Int(text)!), plain: true, line: node.line), key, in: 1...65535)
+            }
+            return try int(node, key, in: 1...65535)
         }
 
         func number(_ node: YAMLNode, _ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {

@@ -221,6 +221,15 @@ final class ConfigLoaderTests: XCTestCase {
         }
     }
 
+    func testAQuotedPortIsAPort() throws {
+        // The old daemon passed `port: "8461"` to asyncio, which took the string.
+        XCTAssertEqual(try load("port: \"8462\"\n").config.port, 8462)
+        XCTAssertEqual(try load("port: '25'\n").config.port, 25)
+        XCTAssertEqual(failure("port: \"http\"\n")?.key, "port")
+        XCTAssertEqual(failure("port: \"70000\"\n")?.key, "port")
+        XCTAssertEqual(failure("port: \"0\"\n")?.key, "port")
+    }
+
     func testMergeKeysAsPyYAML() throws {
         // The old daemon's parser expands `<<`: a zone can share settings through an anchor; its own keys
         // win, and of a list of merged mappings the earlier wins.
