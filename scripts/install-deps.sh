@@ -10,6 +10,7 @@ build_packages=(
     libunbound-dev   # DNS: sts-dns (libunbound: asynchronous, validates DNSSEC)
     libidn2-dev      # IDN domain names to A-labels
     libcurl4-openssl-dev  # HTTPS: sts-fetch
+    libssl-dev       # OpenSSL, libcurl's TLS: sts-fetch's certificate name check
     libyaml-dev      # the daemon's config file
     libsqlite3-dev   # the embedded cache
     libhiredis-dev   # the redis cache

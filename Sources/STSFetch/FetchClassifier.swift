@@ -106,8 +106,10 @@ public enum FetchClassifier {
         }
     }
 
-    /// CURLE_PEER_FAILED_VERIFICATION: OpenSSL's verify result names the problem; a name mismatch is
-    /// found by libcurl's own check after OpenSSL accepted the chain, and only its message says so.
+    /// CURLE_PEER_FAILED_VERIFICATION: OpenSSL's verify result names the problem. A name mismatch is
+    /// X509.hostnameMismatch from OpenSSL's own check of the policy host (subjectAltName only, see
+    /// `sts_verify_dns_id` in CCurl); should libcurl's later check refuse the name instead, only its
+    /// message says so. Both are the same verdict.
     static func certificateError(_ report: TransferReport) -> FetchError {
         let host = report.host
         let detail = report.message

@@ -57,6 +57,9 @@ final class Transfer: @unchecked Sendable {
     var overLimit = false
     /// libcurl writes its error message here; it must outlive the easy handle.
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    /// The host as a C string for the TLS context callback (`sts_curl_setopt_dns_id_only`), which
+    /// reads it at every connection: it must outlive the easy handle.
+    let hostName: UnsafeMutablePointer<CChar>
 
     /// The `+HOST:443:ADDRESSES` entry given to CURLOPT_RESOLVE; it must live until the handle is gone.
     var resolveList: UnsafeMutablePointer<curl_slist>?
@@ -68,10 +71,14 @@ final class Transfer: @unchecked Sendable {
         self.configuration = configuration
         self.continuation = continuation
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let name = Array(host.utf8CString)
+        hostName = .allocate(capacity: name.count)
+        hostName.initialize(from: name, count: name.count)
     }
 
     deinit {
         errorBuffer.deallocate()
+        hostName.deallocate()
         if let resolveList { curl_slist_free_all(resolveList) }
     }
 
@@ -164,6 +171,9 @@ final class CurlLoop: @unchecked Sendable {
         set(sts_curl_setopt_long(easy, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2)))
         set(sts_curl_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
         set(sts_curl_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
+        // libcurl's check accepts the subject's CN when there is no DNS subjectAltName; RFC 8461 §3.3
+        // (RFC 6125 DNS-ID) does not: OpenSSL checks the name as well, against subjectAltName only.
+        set(sts_curl_setopt_dns_id_only(easy, transfer.hostName))
         // A CA file or directory of our own replaces the system store entirely (both are set, so the
         // built-in default of the other does not add to it).
         if config.caFile != nil || config.caPath != nil {

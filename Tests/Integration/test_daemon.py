@@ -47,7 +47,7 @@ def test_key_forms_of_a_domain_with_a_policy(daemon, key):
 
 @pytest.mark.parametrize("key", [".good.test", "[127.0.0.1]", "127.0.0.1", "[ipv6:::1]", "nxdomain.test", "only-other.test",
                                  "two-records.test", "testing.test", "none.test", "invalid-policy.test", "notfound.test",
-                                 "expired.test", "wrong-name.test", "untrusted.test", "redirect.test", "html.test",
+                                 "expired.test", "wrong-name.test", "cn-only.test", "untrusted.test", "redirect.test", "html.test",
                                  "oversize.test", "oversize-chunked.test", "refused.test", "servfail.test"])
 def test_no_policy_answers(daemon, key):
     status, answer = daemon.postmap(key)

@@ -138,6 +138,9 @@ HTTPS_CATALOGUE = {
     "redirect.test": dict(exit=0, status=301, location="https://mta-sts.good.test/.well-known/mta-sts.txt"),
     "notfound.test": dict(exit=0, status=404),
     "wrong-name.test": dict(exit=60, error="no alternative certificate subject name matches"),
+    # Its certificate names the host only as the subject's CN; curl 7.88 falls back to the CN and takes it,
+    # RFC 8461 §3.3 (RFC 6125 DNS-IDs) does not: sts-fetch refuses it (test_fetch).
+    "cn-only.test": OK,
     "expired.test": dict(exit=60, error="certificate has expired"),
     "untrusted.test": dict(exit=60, error="unable to get local issuer certificate"),
     "refused.test": dict(exit=7, error="Couldn't connect to server"),
@@ -390,8 +393,9 @@ def test_certificates():
     now = datetime.now(timezone.utc)
     good = server_certificate("good.test")
     assert good["issuer"] == "CN = sts test world CA" and good["not_after"] > now
-    assert {f"mta-sts.{d}" for d in HTTPS_DOMAINS} - {"mta-sts.wildcard-cert.test", "mta-sts.wrong-name.test",
+    assert {f"mta-sts.{d}" for d in HTTPS_DOMAINS} - {"mta-sts.wildcard-cert.test", "mta-sts.wrong-name.test", "mta-sts.cn-only.test",
                                                       "mta-sts.expired.test", "mta-sts.untrusted.test"} <= set(good["san"])
+    assert server_certificate("cn-only.test")["san"] == []
     assert server_certificate("wildcard-cert.test")["san"] == ["*.wildcard-cert.test"]
     assert server_certificate("wrong-name.test")["san"] == ["other-name.test"]
     expired = server_certificate("expired.test")

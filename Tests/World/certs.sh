@@ -8,6 +8,8 @@
 #   STATE_DIR/certs/valid.crt, .key                 from the test CA, for every HOST given
 #   STATE_DIR/certs/wildcard.crt, .key              from the test CA, for *.wildcard-cert.test only
 #   STATE_DIR/certs/wrong-name.crt, .key            from the test CA, for other-name.test only
+#   STATE_DIR/certs/cn-only.crt, .key               from the test CA, subject CN=mta-sts.cn-only.test and no
+#                                                   subjectAltName (RFC 6125: a CN is no DNS-ID)
 #   STATE_DIR/certs/expired.crt, .key               from the test CA, for mta-sts.expired.test, valid from
 #                                                   60 days ago to 30 days ago
 #   STATE_DIR/certs/untrusted.crt, .key             from the untrusted CA, for mta-sts.untrusted.test
@@ -71,6 +73,12 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = \$ENV::SAN
+[ server_without_san ]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 CONF
 mkdir -p "$ca/issued"
 
@@ -88,14 +96,15 @@ make_ca() { # FILE-STEM COMMON-NAME SECTION
     rm -f "$ca/$stem.csr"
 }
 
-issue() { # CA-SECTION NAME START END DNS-NAME...
+issue() { # CA-SECTION NAME START END DNS-NAME... (no DNS-NAME: the first is the CN and no subjectAltName)
     local section=$1 name=$2 start=$3 end=$4
     shift 4
-    local san="" host
+    local san="" host extensions=server
     for host in "$@"; do san+="${san:+,}DNS:$host"; done
     quiet openssl req -config "$ca/openssl.cnf" -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc \
         -keyout "$certs/$name.key" -out "$certs/$name.csr" -subj "/CN=$1"
-    SAN=$san quiet openssl ca -config "$ca/openssl.cnf" -name "$section" -batch -notext -extensions server \
+    if [[ $name == cn-only ]]; then extensions=server_without_san; fi
+    SAN=${san:-DNS:unused.test} quiet openssl ca -config "$ca/openssl.cnf" -name "$section" -batch -notext -extensions "$extensions" \
         -in "$certs/$name.csr" -out "$certs/$name.crt" -startdate "$start" -enddate "$end"
     rm -f "$certs/$name.csr"
 }
@@ -108,5 +117,6 @@ until=$(stamp '1 year')
 issue test valid "$from" "$until" "$@"
 issue test wildcard "$from" "$until" '*.wildcard-cert.test'
 issue test wrong-name "$from" "$until" other-name.test
+issue test cn-only "$from" "$until" mta-sts.cn-only.test
 issue test expired "$(stamp '60 days ago')" "$(stamp '30 days ago')" mta-sts.expired.test
 issue untrusted untrusted "$from" "$until" mta-sts.untrusted.test
