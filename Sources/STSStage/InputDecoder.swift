@@ -9,8 +9,9 @@ public enum InputDecoder {
     /// nil for a blank line (skipped, not a record).
     public static func decode(_ line: LineReader.Line, lineNumber: Int, maxLineBytes: Int) -> Result<JSONObject, InputError>? {
         switch line {
-        case .tooLong(let count):
-            return .failure(InputError(lineNumber: lineNumber, message: "line is \(count) bytes, longer than the limit of \(maxLineBytes)", excerpt: nil))
+        case .tooLong(let count, let start):
+            return .failure(InputError(lineNumber: lineNumber, message: "line is \(count) bytes, longer than the limit of \(maxLineBytes)",
+                                       excerpt: excerpt(start[...])))
         case .bytes(let bytes):
             let trimmed = bytes.trimmingASCIIWhitespace()
             if trimmed.isEmpty { return nil }
@@ -26,6 +27,10 @@ public enum InputDecoder {
                     return .failure(InputError(lineNumber: lineNumber, message: "invalid JSON: \(error)", excerpt: excerpt(trimmed)))
                 }
             }
+            // A JSON number, true, false or null is JSON too, but no record (and no domain name).
+            if isJSONScalar(trimmed) {
+                return .failure(InputError(lineNumber: lineNumber, message: "not a JSON object", excerpt: excerpt(trimmed)))
+            }
             guard let text = String(validating: trimmed, as: UTF8.self) else {
                 return .failure(InputError(lineNumber: lineNumber, message: "not valid UTF-8", excerpt: excerpt(trimmed)))
             }
@@ -34,6 +39,14 @@ public enum InputDecoder {
             }
             return .success(["domain": .string(text)])
         }
+    }
+
+    private static func isJSONScalar(_ bytes: ArraySlice<UInt8>) -> Bool {
+        if bytes.elementsEqual("true".utf8) || bytes.elementsEqual("false".utf8) || bytes.elementsEqual("null".utf8) { return true }
+        guard let first = bytes.first, first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return false }
+        // A name such as 3com.example starts with a digit too: only what parses as a number is one.
+        if case .some(.number) = try? JSONParser.parse(bytes) { return true }
+        return false
     }
 
     private static func excerpt(_ bytes: ArraySlice<UInt8>) -> String {

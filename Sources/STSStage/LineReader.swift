@@ -5,15 +5,19 @@ import Darwin
 #endif
 
 /// Reads newline-terminated lines from a file descriptor with a bound on their length.
-/// A line longer than the bound is skipped up to its newline and reported as `.tooLong`, so one
-/// oversized input never costs more than the bound in memory.
+/// A line longer than the bound is skipped up to its newline and reported as `.tooLong` with its
+/// first bytes, so one oversized input never costs more than the bound in memory and can still be told
+/// apart from the others.
 public struct LineReader {
     public enum Line: Equatable, Sendable {
         /// The line's bytes without the line end (LF, or CRLF).
         case bytes([UInt8])
-        /// A line over the limit, with the number of bytes it had (at least).
-        case tooLong(Int)
+        /// A line over the limit: the number of bytes it had (at least), and its first `keptBytes`.
+        case tooLong(Int, start: [UInt8])
     }
+
+    /// How much of an overlong line is kept for its error record.
+    public static let keptBytes = 200
 
     private let fd: Int32
     private let maxLineBytes: Int
@@ -23,6 +27,7 @@ public struct LineReader {
     private var pending: [UInt8] = []
     private var discarding = false
     private var discardedBytes = 0
+    private var discardedStart: [UInt8] = []
     private var atEOF = false
 
     public init(fd: Int32, maxLineBytes: Int, bufferSize: Int = 64 * 1024) {
@@ -39,12 +44,14 @@ public struct LineReader {
                 start = newline + 1
                 if discarding {
                     discarding = false
-                    defer { discardedBytes = 0 }
-                    return .tooLong(discardedBytes + segment.count)
+                    keepStart(of: segment)
+                    defer { discardedBytes = 0; discardedStart = [] }
+                    return .tooLong(discardedBytes + segment.count, start: discardedStart)
                 }
                 if pending.count + segment.count > maxLineBytes {
                     defer { pending = [] }
-                    return .tooLong(pending.count + segment.count)
+                    let start = Array((pending + segment.prefix(Self.keptBytes)).prefix(Self.keptBytes))
+                    return .tooLong(pending.count + segment.count, start: start)
                 }
                 var line = pending
                 pending = []
@@ -56,11 +63,13 @@ public struct LineReader {
             let rest = buffer[start..<end]
             if discarding {
                 discardedBytes += rest.count
+                keepStart(of: rest)
             } else {
                 pending.append(contentsOf: rest)
                 if pending.count > maxLineBytes {
                     discarding = true
                     discardedBytes = pending.count
+                    discardedStart = Array(pending.prefix(Self.keptBytes))
                     pending = []
                 }
             }
@@ -70,7 +79,7 @@ public struct LineReader {
                 atEOF = true
                 if discarding {
                     discarding = false
-                    return .tooLong(discardedBytes)
+                    return .tooLong(discardedBytes, start: discardedStart)
                 }
                 if pending.isEmpty { return nil }
                 var line = pending
@@ -79,6 +88,11 @@ public struct LineReader {
                 return .bytes(line)
             }
         }
+    }
+
+    /// Adds to the kept start of a line being skipped, up to `keptBytes`.
+    private mutating func keepStart(of bytes: ArraySlice<UInt8>) {
+        if discardedStart.count < Self.keptBytes { discardedStart += bytes.prefix(Self.keptBytes - discardedStart.count) }
     }
 
     /// Reads into the buffer; false at end of input or on a read error.

@@ -41,6 +41,17 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(JSONWriter.string(value), #"{"a":3,"b":2}"#)
     }
 
+    func testKeysThatDifferOnlyInUnicodeNormalisationStayApart() throws {
+        // "é" precomposed (U+00E9) and decomposed (e + U+0301) are canonically equivalent Strings, but
+        // different keys: both pass through, each with its own value.
+        let line = "{\"domain\":\"a.example\",\"\u{E9}\":1,\"e\u{301}\":2}"
+        guard case .object(let object) = try JSONParser.parse(line) else { return XCTFail("not an object") }
+        XCTAssertEqual(object.count, 3)
+        XCTAssertEqual(object["\u{E9}"], 1)
+        XCTAssertEqual(object["e\u{301}"], 2)
+        XCTAssertEqual(JSONWriter.string(.object(object)), line)
+    }
+
     func testRejectsInvalidDocuments() {
         let invalid = [
             "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "'a'", "tru", "nul", "01", "1.", ".5",

@@ -37,7 +37,17 @@ final class LineReaderTests: XCTestCase {
         for bufferSize in [3, 8, 4096] {
             let input = Array("12345678901\nok\n123456789012345".utf8)
             let result = try lines(input, max: 10, bufferSize: bufferSize)
-            XCTAssertEqual(result, [.tooLong(11), .bytes(Array("ok".utf8)), .tooLong(15)], "buffer \(bufferSize)")
+            XCTAssertEqual(result, [.tooLong(11, start: Array("12345678901".utf8)), .bytes(Array("ok".utf8)),
+                                    .tooLong(15, start: Array("123456789012345".utf8))], "buffer \(bufferSize)")
+        }
+    }
+
+    func testAnOverlongLineKeepsOnlyItsStart() throws {
+        for bufferSize in [7, 64, 4096] {
+            let long = Array(repeating: UInt8(ascii: "x"), count: 1000)
+            let result = try lines(long + Array("\nok\n".utf8) + long, max: 300, bufferSize: bufferSize)
+            let start = Array(long.prefix(LineReader.keptBytes))
+            XCTAssertEqual(result, [.tooLong(1000, start: start), .bytes(Array("ok".utf8)), .tooLong(1000, start: start)], "buffer \(bufferSize)")
         }
     }
 

@@ -61,6 +61,18 @@ final class StageRunnerTests: XCTestCase {
         XCTAssertEqual(lines[3], #"{"domain":"b.example","seen":true}"#)
     }
 
+    func testJSONScalarsAreNoRecordsButNamesStartingWithDigitsAreDomains() async throws {
+        let lines = try await run("42\n-1.5e3\ntrue\nnull\nfalse\n3com.example\n1.2.3.4\n", ordered: true)
+        XCTAssertEqual(lines.count, 7)
+        for line in lines.prefix(5) {
+            let record = try JSONParser.parse(line)
+            XCTAssertEqual(record["error"]?["kind"]?.stringValue, "invalid-input", line)
+            XCTAssertTrue(record["error"]?["message"]?.stringValue?.contains("not a JSON object") ?? false, line)
+        }
+        XCTAssertEqual(lines[5], #"{"domain":"3com.example","seen":true}"#)
+        XCTAssertEqual(lines[6], #"{"domain":"1.2.3.4","seen":true}"#, "not JSON: a name for the stage to judge")
+    }
+
     func testInvalidUTF8IsAnErrorRecord() async throws {
         let lines = try await run("caf\u{FFFD}\n" + String(decoding: [0x61, 0xFF, 0x0A], as: UTF8.self))
         XCTAssertEqual(lines.count, 2)
@@ -85,6 +97,7 @@ final class StageRunnerTests: XCTestCase {
         XCTAssertEqual(first["error"]?["kind"]?.stringValue, "invalid-input")
         XCTAssertEqual(first["line"]?.intValue, 1)
         XCTAssertTrue(first["error"]?["message"]?.stringValue?.contains("5000 bytes") ?? false)
+        XCTAssertEqual(first["input"]?.stringValue, String(huge.prefix(200)), "the start of the line says which it was")
         XCTAssertEqual(lines[1], #"{"domain":"after.example","seen":true}"#)
         XCTAssertEqual(try JSONParser.parse(lines[2])["line"]?.intValue, 3)
     }
