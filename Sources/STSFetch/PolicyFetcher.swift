@@ -212,9 +212,13 @@ final class CurlLoop: @unchecked Sendable {
             // for the life of the process.
             let list = transfer.addresses.map { IPAddress.isIPv6($0) ? "[\($0)]" : $0 }.joined(separator: ",")
             transfer.resolveList = curl_slist_append(nil, "+\(transfer.host):443:\(list)")
-            if transfer.resolveList == nil { ok = false }
-            set(sts_curl_setopt_slist(easy, CURLOPT_RESOLVE, transfer.resolveList))
+        } else {
+            // "-": drops what an earlier record's addresses left in the shared DNS cache for this host
+            // (for CURLOPT_DNS_CACHE_TIMEOUT), so that this one is looked up as the man page says.
+            transfer.resolveList = curl_slist_append(nil, "-\(transfer.host):443")
         }
+        if transfer.resolveList == nil { ok = false }
+        set(sts_curl_setopt_slist(easy, CURLOPT_RESOLVE, transfer.resolveList))
         guard ok, curl_multi_add_handle(multi, easy) == CURLM_OK else {
             curl_easy_cleanup(easy)
             transfer.fail(FetchError(.proto, "libcurl refused the transfer's settings"))

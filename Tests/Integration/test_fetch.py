@@ -388,3 +388,17 @@ def test_the_addresses_sts_dns_found_are_where_sts_fetch_connects():
     assert fetched["wildcard-cert.test"]["ip"] == "::1"
     assert fetched["crlf.test"]["status"] == "ok", fetched["crlf.test"]
     assert fetched["charset.test"]["status"] == "ok", fetched["charset.test"]
+
+
+def test_addresses_given_for_one_record_do_not_stay_for_the_next_of_the_same_host():
+    # libcurl keeps the first record's addresses in its DNS cache for a while; the second record has
+    # none, so the host is looked up (and found on nginx) rather than sent where the first one went.
+    records = [
+        found("good.test", n=1, policy_host={"name": "mta-sts.good.test", "addresses": ["127.0.0.4"]}),
+        found("good.test", n=2),
+        found("good.test", n=3, policy_host={"name": "mta-sts.good.test", "addresses": []}),
+    ]
+    run = run_stage("sts-fetch", "--ordered", "--concurrency", "1", input=records)
+    assert run.returncode == 0, run.stderr
+    assert [r["fetch"]["status"] for r in run.records] == ["error", "ok", "ok"], run.records
+    assert run.records[1]["fetch"]["ip"] == "127.0.0.10"
