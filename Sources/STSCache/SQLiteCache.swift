@@ -15,7 +15,23 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
     public init(path: String, capacity: Int, busyTimeout: Double = 5) throws(STSError) {
         self.capacity = max(1, capacity)
         database = try SQLiteDatabase(path: path, busyTimeoutMs: Int32(busyTimeout * 1000))
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        // A file already set up is only read here: opening it must not wait for another program's write
+        // lock (the schema statements and a journal mode change each take it, even when nothing changes).
+        if try database.query("PRAGMA journal_mode").first?.first != .text("wal") {
+            try database.execute("PRAGMA journal_mode=WAL;")
+        }
+        try database.execute("PRAGMA synchronous=NORMAL;")
+        if try database.query("PRAGMA user_version").first?.first != .int(Int64(Self.schemaVersion)) {
+            try Self.createSchema(in: database)
+        }
+        // A file that opens but is damaged must be found now, not on the first lookup.
+        let check = try database.query("PRAGMA quick_check")
+        guard check.first?.first == .text("ok") else {
+            throw STSError(.internalError, "the sqlite cache \(path) is damaged")
+        }
+    }
+
+    private static func createSchema(in database: SQLiteDatabase) throws(STSError) {
         try database.execute("""
             CREATE TABLE IF NOT EXISTS sts_policy (
                 domain TEXT PRIMARY KEY NOT NULL,
@@ -31,11 +47,6 @@ public final class SQLiteCache: CacheBackend, @unchecked Sendable {
             CREATE INDEX IF NOT EXISTS sts_policy_last_used ON sts_policy(last_used);
             PRAGMA user_version = \(Self.schemaVersion);
             """)
-        // A file that opens but is damaged must be found now, not on the first lookup.
-        let check = try database.query("PRAGMA quick_check")
-        guard check.first?.first == .text("ok") else {
-            throw STSError(.internalError, "the sqlite cache \(path) is damaged")
-        }
     }
 
     @discardableResult

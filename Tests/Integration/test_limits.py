@@ -218,6 +218,34 @@ def test_another_programs_write_lock_on_the_cache_file_does_not_hold_up_a_read(t
         d.stop()
 
 
+def test_the_daemon_starts_on_a_cache_file_whose_write_lock_another_program_holds(tmp_path):
+    # Opening a file that is already set up only reads it: the start does not wait out sqlite's busy
+    # timeout for the lock (which would leave the daemon on memory alone) and the stored policy is served.
+    db = tmp_path / "cache.db"
+    cfg = config(18511).replace("type: internal", f"type: sqlite\n  options:\n    filename: {db}")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = Daemon(cfg, 18511, str(tmp_path / "a")).start()
+    try:
+        assert first.postmap("good.test") == (0, GOOD)
+    finally:
+        first.stop()
+    lock = sqlite3.connect(db, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        d = Daemon(cfg, 18511, str(tmp_path / "b")).start()
+        try:
+            assert time.monotonic() - started < 4, "the start waited for the write lock"
+            assert d.postmap("good.test") == (0, GOOD)
+            assert "cache unusable" not in d.log(), d.log()
+            assert "from=cache" in d.log(), "served from the file, not fetched again"
+        finally:
+            d.stop()
+    finally:
+        lock.close()
+
+
 def test_a_fetched_policy_is_served_while_another_program_holds_the_cache_files_write_lock(tmp_path):
     # Nothing cached; the write of the fetched policy waits for the lock (sqlite's busy timeout, 5 s, is
     # past the zone's 2 s), but the answer does not: NOTFOUND here would downgrade the domain.
