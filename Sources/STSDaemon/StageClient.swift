@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import STSCore
 import STSStage
@@ -36,6 +37,8 @@ public final class StageClient: Sendable {
     private struct Running {
         var pipeline: StagePipeline
         var generation: Int
+        /// Signalled by the reader once it has reaped every stage of this generation.
+        let reaped = DispatchSemaphore(value: 0)
     }
 
     private struct Waiting {
@@ -236,6 +239,7 @@ public final class StageClient: Sendable {
         stop(generation: running.generation)
         close(running.pipeline.outputFD)
         running.pipeline.children.forEach { $0.wait() }
+        running.reaped.signal()
     }
 
     /// Ends a generation: kills its stages and fails what was waiting on it.
@@ -319,11 +323,34 @@ public final class StageClient: Sendable {
 
     /// Ends the pipeline: stages finish what is in flight and exit.
     public func shutdown() {
+        _ = closeForGood()
+    }
+
+    /// `shutdown()`, then waits up to `limit` for the stages to finish what they hold and exit, kills
+    /// those still running, and reaps them all: a daemon that exits first leaves its stages to init,
+    /// and not every init reaps (a container's first process may not).
+    public func shutdown(reapingWithin limit: Duration) async {
+        guard let running = closeForGood() else { return }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+                if running.reaped.wait(timeout: .now() + seconds) == .timedOut {
+                    for child in running.pipeline.children { kill(child.pid, SIGKILL) }
+                    _ = running.reaped.wait(timeout: .now() + 2)
+                }
+                done.resume()
+            }
+        }
+    }
+
+    /// Marks the client shut down and closes the stages' input; the generation that was running.
+    private func closeForGood() -> Running? {
         let running = state.withLock { state -> Running? in
             state.shutDown = true
             defer { state.running = nil }
             return state.running
         }
         if let running { writeLock.withLock { _ in _ = close(running.pipeline.inputFD) } }
+        return running
     }
 }

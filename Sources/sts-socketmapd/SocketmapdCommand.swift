@@ -214,7 +214,8 @@ struct SocketmapdCommand: ParsableCommand {
             SystemdNotifier.notify("STOPPING=1")
             logger.info("stopping: draining connections", metadata: ["timeout_s": "\(holder.config.shutdownTimeout)"])
             await server.drain(timeout: .milliseconds(Int64(holder.config.shutdownTimeout * 1000)))
-            stages.shutdown()
+            // The stages finish what they hold; past that they are killed. Either way they are reaped.
+            await stages.shutdown(reapingWithin: .seconds(5))
             await durable?.close()
             if let pidfile { unlink(pidfile) }
             logger.info("stopped")

@@ -1,6 +1,7 @@
 """sts-socketmapd answering real Postfix (postmap -q) over the DNS and HTTPS test worlds."""
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -157,6 +158,23 @@ def test_sigterm_drains_and_exits(tmp_path):
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=30) == 0
     assert "stopped" in d.log()
+
+
+def test_the_stages_are_reaped_before_the_daemon_exits(tmp_path):
+    # A stage the daemon leaves behind is left to init, and the first process of a container may never
+    # reap it: the daemon itself waits for its stages (killing those that do not finish) before it exits.
+    workdir = str(tmp_path)
+    d = Daemon(CONFIG.format(port=18467, grace=60, workdir=workdir), 18467, workdir).start()
+    assert d.postmap("good.test") == (0, GOOD)
+    # slow.test's policy host answers after 30 s: sts-fetch still holds it at the stop.
+    threading.Thread(target=d.postmap, args=("slow.test",), daemon=True).start()
+    time.sleep(1)
+    stages = d.stage_pids()
+    assert len(stages) == 3, stages
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=30) == 0
+    left = [pid for pid in stages if os.path.exists(f"/proc/{pid}")]
+    assert left == [], f"stages not reaped: {left}"
 
 
 def policy(mode, *mx):
