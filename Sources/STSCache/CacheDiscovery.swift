@@ -19,6 +19,11 @@ extension CacheRules.Discovery {
         guard let id = txt["id"]?.stringValue else {
             return .failure(STSError(.invalidInput, "\"txt\" is found but has no string \"id\""))
         }
+        // An entry under an id sts-dns could not have found would be stored but never read back (the
+        // entry checks refuse it), nor would a failure noted for it.
+        guard CacheEntry.isValidID(id) else {
+            return .failure(STSError(.invalidInput, "\"txt.id\" \(UntrustedText.quoted(id)) must be 1 to 32 letters and digits"))
+        }
         guard let fetch = record["fetch"] else {
             // sts-fetch skipped it: the cached policy is current, or the fetch is backing off.
             return .success(.policyID(id, .notFetched))

@@ -46,9 +46,13 @@ public struct CacheOpsStage: RecordStage {
             return CacheStage.hit(entry, discoveredID: nil, rules: rules, at: now())
         case "put":
             guard let json = record["entry"] else { throw STSError(.invalidInput, "put needs an \"entry\"") }
-            // The same checks a shared store's entries get: nothing unchecked may reach Postfix.
-            guard let entry = CacheEntry(json: json) else {
-                throw STSError(.invalidInput, "\"entry\" is not a valid cache entry (normalised domain, integer times, a valid policy with a valid policy_id)")
+            // The same checks a shared store's entries get: nothing unchecked may reach Postfix, and
+            // nothing is stored that would read back as absent.
+            let entry: CacheEntry
+            do {
+                entry = try CacheEntry(checking: json)
+            } catch {
+                throw STSError(.invalidInput, "\"entry\" is not a valid cache entry: \(error.message)")
             }
             try await backend.put(entry)
             return ["status": "stored", "entry": entry.json]

@@ -45,7 +45,10 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("cache_grace: seconds a cached entry is fresh after its TXT id was last confirmed.", valueName: "seconds"))
     var grace = 60
 
-    func validate() throws {
+    /// The usage checks, made by each subcommand's validate() rather than this group's own: the root's
+    /// validate() runs before the subcommand is parsed, so a failure there would turn
+    /// `sts-cache help lookup` and `sts-cache lookup --help` into a usage error or the root's help.
+    func check() throws {
         let chosen = [sqlite != nil, redis != nil, postgres != nil, memory].filter { $0 }.count
         guard chosen == 1 else { throw ValidationError("give exactly one of --sqlite FILE, --redis URL, --postgres DSN and --memory") }
         if let redis {
@@ -57,6 +60,12 @@ struct BackendOptions: ParsableArguments {
     }
 
     var rules: CacheRules { CacheRules(grace: Int64(grace)) }
+
+    /// A subcommand's usage line: the generated one leaves out the parent's options, so it would show
+    /// `sts-cache dump` as complete when a backend must be chosen too.
+    static func usage(_ subcommand: String) -> String {
+        "sts-cache (--sqlite <file> | --redis <url> | --postgres <dsn> | --memory) [--cache-size <n>] [--grace <seconds>] \(subcommand)"
+    }
 
     /// The store, or a one-line error and exit 2 (a file that cannot be opened, written or read).
     /// A store shared with a daemon is not evicted unless asked: a smaller default here would throw away

@@ -7,6 +7,7 @@ import STSStage
 struct Lookup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stage: add each record's cached entry as \"cache\".",
+        usage: BackendOptions.usage("lookup [<stage options>]"),
         discussion: """
             For each record adds "cache": {"status":"hit","fresh":BOOL,"negative":BOOL,"expired":BOOL, \
             "policy_id":ID,"expires_at":SECONDS,"backoff_id":ID,"entry":{...}} or {"status":"miss"}. \
@@ -25,6 +26,8 @@ struct Lookup: AsyncParsableCommand {
     @OptionGroup(title: "Stage options")
     var stage: StageOptions
 
+    func validate() throws { try root.backend.check() }
+
     func run() async throws {
         await root.backend.runStage(stage, defaultConcurrency: 64) { CacheLookupStage(backend: $0, rules: $1) }
     }
@@ -33,6 +36,7 @@ struct Lookup: AsyncParsableCommand {
 struct Store: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stage: store what each record learnt (after sts-parse) and add \"cache\".",
+        usage: BackendOptions.usage("store [<stage options>]"),
         discussion: """
             Reads "txt", "fetch" and "policy" and applies the cache rules to the cached entry: a valid policy \
             replaces it (mode none too, at once); a failed fetch or an invalid policy keeps an unexpired cached \
@@ -50,6 +54,8 @@ struct Store: AsyncParsableCommand {
     @OptionGroup(title: "Stage options")
     var stage: StageOptions
 
+    func validate() throws { try root.backend.check() }
+
     func run() async throws {
         await root.backend.runStage(stage, defaultConcurrency: 64) { CacheStoreStage(backend: $0, rules: $1) }
     }
@@ -58,6 +64,7 @@ struct Store: AsyncParsableCommand {
 struct Ops: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stage: get, put, delete and list entries, one operation per record.",
+        usage: BackendOptions.usage("ops [<stage options>]"),
         discussion: """
             Each record names an "op": get ("domain"), put ("entry": an entry as dump writes it, checked \
             field by field), delete ("domain"), list ("after": the previous page's "next", "limit": 1 to \
@@ -75,6 +82,8 @@ struct Ops: AsyncParsableCommand {
 
     @OptionGroup(title: "Stage options")
     var stage: StageOptions
+
+    func validate() throws { try root.backend.check() }
 
     func run() async throws {
         // One at a time by default: a script's put then get must see the put.

@@ -10,6 +10,7 @@ import STSStage
 struct Dump: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write every entry as one JSON line, in domain order.",
+        usage: BackendOptions.usage("dump"),
         discussion: """
             {"domain":D,"policy_id":ID or null,"policy":{...} or null,"fetched_at":T,"confirmed_at":T, \
             "expires_at":T,"failed_at":T,"failed_id":ID} (times in Unix seconds; the failure fields only \
@@ -18,6 +19,8 @@ struct Dump: AsyncParsableCommand {
     )
 
     @ParentCommand var root: CacheCommand
+
+    func validate() throws { try root.backend.check() }
 
     func run() async throws {
         let backend = root.backend.open()
@@ -35,6 +38,7 @@ struct Dump: AsyncParsableCommand {
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the cached policies as a Postfix TLS policy table (domain<TAB>answer) for postmap.",
+        usage: BackendOptions.usage("export [--no-sni] [--strict-testing] [--tlsrpt] [--include-expired]"),
         discussion: """
             One line per entry whose policy gives Postfix an answer, e.g. \
             "example.com<TAB>secure match=mail.example.com:.example.net servername=hostname", the answer \
@@ -58,6 +62,8 @@ struct Export: AsyncParsableCommand {
 
     @Flag(help: "Export expired entries too.")
     var includeExpired = false
+
+    func validate() throws { try root.backend.check() }
 
     func run() async throws {
         let backend = root.backend.open()
@@ -83,6 +89,7 @@ struct Export: AsyncParsableCommand {
 struct Purge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete the entries of the given domains, or all entries; prints how many were removed.",
+        usage: BackendOptions.usage("purge (<domain> ... | --all)"),
         discussion: "Example: sts-cache --sqlite c.db purge example.com example.net"
     )
 
@@ -95,6 +102,7 @@ struct Purge: AsyncParsableCommand {
     var all = false
 
     func validate() throws {
+        try root.backend.check()
         guard domains.isEmpty == all else { throw ValidationError("give either domains or --all") }
     }
 

@@ -365,3 +365,60 @@ def test_redis_evicts_the_entries_closest_to_expiry_beyond_cache_size(redis_serv
     domains = [r["domain"] for r in cache(store, "dump").records]
     assert len(domains) <= 30 + 2, len(domains)
     assert "r59.example" in domains and "r00.example" not in domains
+
+
+ABSTRACTS = {
+    "lookup": "Stage: add each record's cached entry",
+    "store": "Stage: store what each record learnt",
+    "ops": "Stage: get, put, delete and list entries",
+    "dump": "Write every entry as one JSON line",
+    "export": "Write the cached policies as a Postfix TLS policy table",
+    "purge": "Delete the entries of the given domains",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ABSTRACTS))
+@pytest.mark.parametrize("form", ["help {}", "{} --help", "{} -h"])
+def test_each_subcommands_help_needs_no_backend(name, form):
+    run = run_stage("sts-cache", *form.format(name).split(), netns=None)
+    assert run.returncode == 0, run.stderr
+    assert ABSTRACTS[name] in " ".join(run.stdout.split()), run.stdout
+    assert "SUBCOMMANDS:" not in run.stdout, "the subcommand's help, not the root's"
+    usage = " ".join(run.stdout.split())
+    assert "--sqlite" in usage and "--memory" in usage and f"] {name}" in usage, "the usage says a backend comes first"
+
+
+def test_a_subcommand_without_a_backend_is_a_usage_error():
+    for args in (["lookup"], ["purge", "--all"], ["--memory", "--sqlite", "x.db", "dump"]):
+        run = run_stage("sts-cache", *args, netns=None)
+        assert run.returncode == 64, (args, run.stderr)
+        assert "give exactly one of --sqlite FILE" in run.stderr, run.stderr
+
+
+def test_ops_put_refuses_a_negative_entry_with_an_id_naming_the_field(db):
+    now = int(time.time())
+    run = cache(db, "ops", "--ordered", input=[
+        {"id": "bad", "op": "put", "entry": entry("bad2.test", policy_id="a-b; x=y", policy=None, now=now)},
+        {"id": "id", "op": "put", "entry": entry("bad3.test", policy_id="abc", policy=None, now=now)},
+        {"id": "failed", "op": "put", "entry": dict(entry("ok.test", policy_id=None, policy=None, now=now), failed_at=now, failed_id="b2")},
+        {"id": "get", "op": "get", "domain": "bad3.test"},
+    ])
+    assert run.returncode == 0, run.stderr
+    by_id = {r["id"]: r["cache"] for r in run.records}
+    for refused in ("bad", "id"):
+        assert by_id[refused]["status"] == "error" and by_id[refused]["error"]["kind"] == "invalid-input", by_id[refused]
+        assert '"policy_id"' in by_id[refused]["error"]["message"], by_id[refused]
+    assert by_id["failed"]["status"] == "stored", "a negative entry with a failure is what the daemon writes"
+    assert by_id["get"] == {"status": "miss"}
+    assert [r["domain"] for r in cache(db, "dump").records] == ["ok.test"]
+
+
+def test_store_refuses_a_txt_id_that_could_not_be_read_back(db):
+    record = {"domain": "x2.test", "txt": {"status": "found", "id": "a-b"}, "fetch": {"status": "ok", "body": BODY}, "policy": ENFORCE}
+    run = cache(db, "store", input=[record])
+    assert run.returncode == 0, run.stderr
+    result = run.records[0]["cache"]
+    assert result["status"] == "error" and result["error"]["kind"] == "invalid-input", result
+    assert "txt.id" in result["error"]["message"]
+    assert cache(db, "lookup", input=["x2.test"]).records[0]["cache"] == {"status": "miss"}
+    assert cache(db, "dump").stdout == ""
