@@ -48,7 +48,9 @@ public struct LineReader {
                     defer { discardedBytes = 0; discardedStart = [] }
                     return .tooLong(discardedBytes + segment.count, start: discardedStart)
                 }
-                if pending.count + segment.count > maxLineBytes {
+                // The limit is on the line without its line end: a CR before the LF does not count.
+                let endsInCR = (segment.last ?? pending.last) == 0x0D
+                if pending.count + segment.count - (endsInCR ? 1 : 0) > maxLineBytes {
                     defer { pending = [] }
                     let start = Array((pending + segment.prefix(Self.keptBytes)).prefix(Self.keptBytes))
                     return .tooLong(pending.count + segment.count, start: start)
@@ -66,7 +68,8 @@ public struct LineReader {
                 keepStart(of: rest)
             } else {
                 pending.append(contentsOf: rest)
-                if pending.count > maxLineBytes {
+                // One byte over may still be the CR of a CRLF that ends a line of exactly the limit.
+                if pending.count > maxLineBytes + 1 {
                     discarding = true
                     discardedBytes = pending.count
                     discardedStart = Array(pending.prefix(Self.keptBytes))
@@ -85,6 +88,7 @@ public struct LineReader {
                 var line = pending
                 pending = []
                 if line.last == 0x0D { line.removeLast() }
+                if line.count > maxLineBytes { return .tooLong(line.count, start: Array(line.prefix(Self.keptBytes))) }
                 return .bytes(line)
             }
         }

@@ -42,6 +42,18 @@ final class LineReaderTests: XCTestCase {
         }
     }
 
+    func testTheLimitIsOnTheLineWithoutItsCRLF() throws {
+        for bufferSize in [1, 2, 5, 11, 4096] {
+            // Ten bytes and CRLF, ten and LF, ten and CR at the end of input, eleven with CRLF, eleven at the end.
+            let input = Array("0123456789\r\n0123456789\nabcdefghij\r\n0123456789a\r\n0123456789\r".utf8)
+            let result = try lines(input, max: 10, bufferSize: bufferSize)
+            XCTAssertEqual(result, [.bytes(Array("0123456789".utf8)), .bytes(Array("0123456789".utf8)), .bytes(Array("abcdefghij".utf8)),
+                                    .tooLong(12, start: Array("0123456789a\r".utf8)), .bytes(Array("0123456789".utf8))], "buffer \(bufferSize)")
+            let over = try lines(Array("0123456789ab".utf8), max: 10, bufferSize: bufferSize)
+            XCTAssertEqual(over, [.tooLong(12, start: Array("0123456789ab".utf8))], "buffer \(bufferSize)")
+        }
+    }
+
     func testAnOverlongLineKeepsOnlyItsStart() throws {
         for bufferSize in [7, 64, 4096] {
             let long = Array(repeating: UInt8(ascii: "x"), count: 1000)
