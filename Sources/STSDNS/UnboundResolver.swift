@@ -85,7 +85,24 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         if let anchor = configuration.trustAnchorFile {
+            do {
+                try Self.checkTrustAnchor(anchor)
+            } catch {
+                ub_ctx_delete(context)
+                throw error
+            }
             try check(ub_ctx_add_ta_file(context, anchor), "cannot load trust anchor \(anchor)")
+        }
+        // libunbound only notes the anchor's file name here and reads it, with the rest of its setup,
+        // at the first question, failing every question then. Ask one now that its built-in
+        // `localhost.` zone answers without the network, so that a bad anchor stops us at start.
+        var probe: UnsafeMutablePointer<ub_result>?
+        let setup = ub_resolve(context, "localhost.", DNSRecordType.a.rawValue, 1, &probe)
+        if let probe { ub_resolve_free(probe) }
+        if let anchor = configuration.trustAnchorFile {
+            try check(setup, "cannot use trust anchor \(anchor) (libunbound says why above)")
+        } else {
+            try check(setup, "cannot set up libunbound")
         }
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else {
@@ -97,6 +114,26 @@ final class EventLoop: @unchecked Sendable {
         for fd in ends {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+    }
+
+    /// What libunbound gets wrong about an anchor file: one it cannot read to the end (a directory) makes
+    /// it spin for ever, and one without a record (empty, only comments) is taken as no anchor at all,
+    /// so that nothing would ever be validated and DANE never proven. Whether the records are DS or
+    /// DNSKEY records it checks itself, at start.
+    private static func checkTrustAnchor(_ path: String) throws(STSError) {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.read(path, limit: 1 << 20)
+        } catch {
+            throw STSError(.dnsError, "cannot use trust anchor: \(error.message)")
+        }
+        let hasRecord = bytes.split(separator: 0x0A).contains { line in
+            guard let first = line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return false }
+            return first != UInt8(ascii: ";") && first != UInt8(ascii: "$")
+        }
+        guard hasRecord else {
+            throw STSError(.dnsError, "cannot use trust anchor \(path): it holds no DS or DNSKEY record")
         }
     }
 

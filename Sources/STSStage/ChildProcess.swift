@@ -10,6 +10,9 @@ public struct ChildProcess: Sendable {
     public let pid: pid_t
     public let path: String
 
+    /// The program's file name (`sts-dns`), for messages.
+    public var name: String { path.split(separator: "/").last.map(String.init) ?? path }
+
     /// Starts `path` with `arguments`, reading from `stdinFD` and writing to `stdoutFD`; standard
     /// error is shared with ours.
     public static func spawn(_ path: String, arguments: [String], stdinFD: Int32, stdoutFD: Int32) throws(STSError) -> ChildProcess {

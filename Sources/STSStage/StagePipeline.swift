@@ -53,6 +53,19 @@ public final class StagePipeline: Sendable {
 
     /// Waits for every stage; true if all exited 0.
     public func wait() -> Bool {
-        children.map { $0.wait() }.allSatisfy { $0 == 0 }
+        exitStatuses().allSatisfy { $0 == 0 }
+    }
+
+    /// Waits for every stage; their exit statuses in pipeline order (128 + signal for one a signal
+    /// ended), so that the caller can tell a stage that could not start from one that died.
+    public func exitStatuses() -> [Int32] {
+        children.map { $0.wait() }
+    }
+
+    /// Ends every stage now, for a caller that stops before they are done (its output is gone); a
+    /// stage left to finish its lookups would hold our standard error open long after we exit.
+    /// Only before `wait`: a reaped pid may belong to someone else.
+    public func terminate() {
+        for child in children { kill(child.pid, SIGTERM) }
     }
 }

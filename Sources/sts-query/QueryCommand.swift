@@ -3,6 +3,7 @@ import Dispatch
 import STSCore
 import STSStage
 import STSVerdict
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,6 +63,24 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Report domains in input order.")
     var ordered = false
 
+    /// ArgumentParser exits 64 (EX_USAGE) on a bad option or value; sts-query(1) says 2, as the
+    /// mta-sts-query it stands in for (argparse) does. Help and the rest are left to ArgumentParser.
+    static func main() {
+        var command: QueryCommand
+        do {
+            command = try parse()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            _ = FileDescriptorWriter.writeAll(STDERR_FILENO, Array((fullMessage(for: error) + "\n").utf8))
+            Glibc.exit(2)
+        }
+        do {
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     func validate() throws {
         guard ["debug", "info", "warn", "error", "fatal", "crit"].contains(verbosity) else {
             throw ValidationError("-v must be one of debug, info, warn, error, fatal, crit")
@@ -92,16 +111,19 @@ struct QueryCommand: ParsableCommand {
         let knownID = self.knownID
         let single = domain
         let inputFD = pipeline.inputFD
+        let inputClosed = Atomic(false)
         let feeder = DispatchQueue(label: "sts-query-input")
         feeder.async {
-            let writer = OutputWriter(fd: inputFD, ordered: false)
-            func send(_ name: String, _ sequence: Int) {
+            // Not the stages' writer, which exits 0 when its reader goes away: ours is sts-dns, and it
+            // goes away only when it could not start or died, which its exit status tells below.
+            let writer = OutputWriter(fd: inputFD, ordered: false, onFailure: .report)
+            func send(_ name: String, _ sequence: Int) -> Bool {
                 var record: JSONObject = ["domain": .string(name)]
                 if let knownID { record["cache"] = ["policy_id": .string(knownID), "fresh": true] }
-                writer.emit(sequence: sequence, line: JSONWriter.bytes(.object(record)))
+                return writer.emit(sequence: sequence, line: JSONWriter.bytes(.object(record)))
             }
             if let single {
-                send(single, 0)
+                _ = send(single, 0)
             } else {
                 var reader = LineReader(fd: STDIN_FILENO, maxLineBytes: 4096)
                 var sequence = 0
@@ -109,11 +131,23 @@ struct QueryCommand: ParsableCommand {
                     guard case .bytes(let bytes) = line else { continue }
                     let name = String(decoding: bytes, as: UTF8.self).trimming(" \t")
                     if name.isEmpty || name.hasPrefix("#") { continue }
-                    send(name, sequence)
+                    guard send(name, sequence) else { break }
                     sequence += 1
                 }
             }
+            // Before the close: once sts-dns can see the end, so can we.
+            inputClosed.store(true, ordering: .sequentiallyConsistent)
             pipeline.finishInput()
+        }
+
+        // Each result is written (and so reaches a pipe) as soon as it is ready, as the stages do.
+        let output = OutputWriter(fd: STDOUT_FILENO, ordered: false, onFailure: .report)
+        func show(_ text: String) {
+            if output.emit(sequence: 0, line: Array(text.utf8)) { return }
+            // Nobody gets the rest: stop now, stages included. Not 0: not every domain was checked.
+            pipeline.terminate()
+            guard let failure = output.failure, !failure.readerGone else { Glibc.exit(Self.cutShort) }
+            CommandFailure.exit("sts-query", "cannot write the output: \(failure.message)", code: Self.cutShort)
         }
 
         let options = ZoneOptions(requireSNI: !noSNI, strictTesting: strictTesting, tlsrpt: tlsrpt)
@@ -126,19 +160,34 @@ struct QueryCommand: ParsableCommand {
             worst = max(worst, Self.severity(verdict.outcome))
             if json {
                 record["verdict"] = verdict.json
-                print(JSONWriter.string(.object(record)))
+                show(JSONWriter.string(.object(record)))
             } else {
-                if !first { print("") }
+                var block = (first ? "" : "\n") + QueryReport.text(record, verdict: verdict)
                 first = false
-                print(QueryReport.text(record, verdict: verdict))
-                if verbosity == "debug" { print(JSONWriter.string(.object(record))) }
+                if verbosity == "debug" { block += "\n" + JSONWriter.string(.object(record)) }
+                show(block)
             }
         }
-        if !pipeline.wait() {
-            CommandFailure.exit("sts-query", "a stage failed (see the messages above)", code: 3)
+        // The last stage is done while input is still open: a stage died, and those before it would
+        // only notice at their next write, which a slow standard input (a terminal) may never bring.
+        let broken = !inputClosed.load(ordering: .sequentiallyConsistent)
+        if broken { pipeline.terminate() }
+        let statuses = pipeline.exitStatuses()
+        // A stage that could not start (2, or 64 for options it refused) has said why on stderr.
+        if statuses.contains(where: { $0 == 2 || $0 == 64 }) { Glibc.exit(2) }
+        let failed = zip(pipeline.children, statuses).filter { $0.1 != 0 && !(broken && $0.1 == 128 + SIGTERM) }
+        if let (child, status) = failed.first {
+            CommandFailure.exit("sts-query", "\(child.name) stopped with status \(status): the domains it had not finished are not reported", code: Self.cutShort)
+        }
+        if broken {
+            CommandFailure.exit("sts-query", "the stages stopped before the end of the input: the domains not reported were not checked", code: Self.cutShort)
         }
         throw ExitCode(Int32(worst))
     }
+
+    /// The exit status of a run cut short (a stage died, the output could not be written): some domains
+    /// went unchecked, so it is never 0 or 1; as for a failed lookup.
+    static let cutShort: Int32 = 3
 
     /// Exit status for an outcome: the worst over all domains wins.
     static func severity(_ outcome: Verdict.Outcome) -> Int {

@@ -122,6 +122,11 @@ struct SocketmapdCommand: ParsableCommand {
             guard access(anchor, R_OK) == 0 else {
                 CommandFailure.exit("sts-socketmapd", "dnssec_trust_anchor: cannot read \(anchor)")
             }
+            // Readable is not usable, and sts-dns finds out only as it starts: a stage that cannot start
+            // would be started again and again, every lookup answered TEMP. Start it once now, on no input.
+            if let problem = Self.startFailure(of: .init("sts-dns", ["--dane", "--trust-anchor", anchor])) {
+                CommandFailure.exit("sts-socketmapd", "dnssec_trust_anchor: \(anchor) is not usable: \(problem)")
+            }
             dnsArguments += ["--dane", "--trust-anchor", anchor]
             daneCache = DANECache(capacity: daemonConfig.cache.cacheSize)
             logger.info("DANE precedence on: MX and TLSA records are validated with the trust anchor", metadata: ["trust_anchor": "\(anchor)"])
@@ -225,6 +230,20 @@ struct SocketmapdCommand: ParsableCommand {
         SystemdNotifier.notify("READY=1\nMAINPID=\(getpid())")
         for channel in channels { try channel.closeFuture.wait() }
         Blocking.wait { await signals.waitForStop() }
+    }
+
+    /// Why `command` cannot start (it said more on stderr), or nil once it started and exited 0 at the
+    /// end of an empty input.
+    static func startFailure(of command: StagePipeline.Command) -> String? {
+        do {
+            let probe = try StagePipeline([command])
+            probe.finishInput()
+            let status = probe.exitStatuses()[0]
+            close(probe.outputFD)
+            return status == 0 ? nil : "\(command.name) exits with status \(status) (its message is above)"
+        } catch {
+            return error.message
+        }
     }
 
     /// Writes our pid to a file beside `path` and renames it over `path`, so a reader never sees half

@@ -180,6 +180,34 @@ def test_unusable_resolver_is_a_clear_startup_error():
     assert "Traceback" not in run.stderr and "Fatal error" not in run.stderr
 
 
+@pytest.mark.parametrize("anchor", ["missing.key", "garbage.key", "directory", "empty.key", "comments.key"])
+def test_an_unusable_trust_anchor_is_refused_at_start(tmp_path, anchor):
+    (tmp_path / "garbage.key").write_text("this is not a trust anchor\n")
+    (tmp_path / "directory").mkdir()  # libunbound would spin on it for ever
+    (tmp_path / "empty.key").write_text("")  # libunbound would validate nothing, silently
+    (tmp_path / "comments.key").write_text("; test. DNSKEY ...\n$TTL 300\n\n")
+    path = tmp_path / anchor
+    run = run_stage("sts-dns", "--trust-anchor", str(path), input="good.test\n", timeout=20)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stdout == "", "no record answered with an error: the stage does not start"
+    assert "sts-dns: cannot use trust anchor" in run.stderr and str(path) in run.stderr, run.stderr
+
+
+def test_loading_the_trust_anchor_at_start_asks_no_server():
+    # The start-up question is answered by libunbound's own localhost. zone: a silent resolver does
+    # not hold it up, and nothing is read means nothing is asked.
+    run = run_stage("sts-dns", "--resolver", "127.0.0.3", "--trust-anchor", os.path.join(WORLD_DIR, "test.key"), input="")
+    assert run.returncode == 0, run.stderr
+    assert run.elapsed < 2
+    assert run.stdout == ""
+
+
+def test_a_bad_option_exits_64():
+    run = run_stage("sts-dns", "--bogus-opt", input="")
+    assert run.returncode == 64, "sts-dns(1): as sts-fetch and sts-cache"
+    assert "Unknown option" in run.stderr
+
+
 def test_a_found_policy_comes_with_its_policy_hosts_addresses():
     run = run_stage("sts-dns", "--ordered", input="good.test\nipv6.test\nnxdomain.test\nno-host.test\n")
     assert run.returncode == 0, run.stderr

@@ -305,3 +305,20 @@ def test_event_loops_sets_the_listener_threads(tmp_path):
     finally:
         one.stop()
         three.stop()
+
+
+def test_a_trust_anchor_libunbound_cannot_load_stops_the_daemon_at_start(tmp_path):
+    # Readable but not DS or DNSKEY records: sts-dns refuses it only as it starts, so the daemon must try
+    # it at start rather than restart its stages for ever and answer every lookup TEMP.
+    anchor = tmp_path / "garbage.key"
+    anchor.write_text("this is not a trust anchor\n")
+    d = Daemon(BASE.format(port=18490) + f"dnssec_trust_anchor: {anchor}\n", 18490, str(tmp_path))
+    log = open(d.log_path, "a")
+    d.proc = subprocess.Popen(["ip", "netns", "exec", NETNS, __import__("stages").binary("sts-socketmapd"), "-c", d.config_path],
+                              stdout=log, stderr=log, cwd=d.workdir)
+    try:
+        assert d.proc.wait(timeout=10) == 2
+    finally:
+        d.stop()
+    assert f"sts-socketmapd: dnssec_trust_anchor: {anchor} is not usable" in d.log()
+    assert f"sts-dns: cannot use trust anchor {anchor}" in d.log()

@@ -1,8 +1,15 @@
 """sts-query end to end over the DNS and HTTPS test worlds: verdicts, Postfix answers, exit codes."""
 
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
 import pytest
 
-from stages import run_stage
+from stages import BIN, NETNS, binary, run_stage, start_stage
 
 GOOD = "OK secure match=mail.good.test:.mx.good.test servername=hostname"
 
@@ -65,6 +72,91 @@ def test_a_list_from_standard_input():
     assert run.returncode == 3, "the worst outcome decides the exit status"
 
 
-def test_usage_errors():
-    run = run_stage("sts-query", "-v", "loud", "good.test")
-    assert run.returncode != 0 and "Error" in run.stderr
+@pytest.mark.parametrize("args", [("-v", "loud", "good.test"), ("--bogus-opt", "good.test"), ("--timeout", "0", "good.test"),
+                                  ("a.test", "id1", "extra")])
+def test_usage_errors_exit_2(args):
+    # sts-query(1) and mta-sts-query (argparse): 2, not ArgumentParser's 64.
+    run = run_stage("sts-query", *args)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("Error: ") and "Usage: sts-query" in run.stderr
+    assert run.stdout == ""
+
+
+def test_help_exits_0():
+    run = run_stage("sts-query", "--help")
+    assert run.returncode == 0 and "USAGE: sts-query" in run.stdout
+
+
+MANY = "".join(f"d{i}.nxdomain.test\n" for i in range(12000))
+
+
+@pytest.mark.parametrize("stage,args", [("sts-dns", ("--resolver", "notanip")), ("sts-fetch", ("--ca-file", "/nonexistent")),
+                                        ("sts-dns", ("--trust-anchor", "/nonexistent"))])
+@pytest.mark.parametrize("many", [False, True], ids=["one", "12000"])
+def test_a_stage_that_cannot_start_exits_2_with_its_message(stage, args, many):
+    # 0 would tell `sts-query example.com && echo protected` that all is well; with a long input the
+    # first stage's death used to end sts-query at once, silently, with 0.
+    run = run_stage("sts-query", *args, *([] if many else ["good.test"]), input=MANY if many else "", timeout=60)
+    assert run.returncode == 2, run.stdout[:500] + run.stderr
+    assert run.stderr.startswith(f"{stage}: "), run.stderr
+    assert run.stdout == ""
+
+
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        pids = [int(p) for p in f.read().split()]
+    return {open(f"/proc/{p}/comm").read().strip(): p for p in pids}
+
+
+def test_a_stage_that_dies_mid_run_exits_3_and_names_it():
+    proc = start_stage("sts-query", "--json")
+    try:
+        proc.stdin.write("slow.test\n")
+        proc.stdin.flush()
+        time.sleep(1.5)  # in sts-fetch: its policy host answers after 30 s
+        os.kill(children(proc.pid)["sts-fetch"], signal.SIGKILL)
+        # Standard input stays open (a terminal): the dead stage alone must end the run.
+        assert proc.wait(timeout=10) == 3
+        assert "sts-fetch stopped with status 137" in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_results_come_out_when_ready_even_into_a_pipe():
+    proc = start_stage("sts-query", "--json")
+    try:
+        proc.stdin.write("good.test\n")
+        proc.stdin.flush()
+        # Standard input is still open, so sts-query is still running: the line must not wait for its end.
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        assert ready, "the result was held back"
+        assert json.loads(proc.stdout.readline())["verdict"]["outcome"] == "policy"
+        assert proc.poll() is None
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_output_that_cannot_be_written_is_a_failure():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(["ip", "netns", "exec", NETNS, binary("sts-query"), "good.test"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert "sts-query: cannot write the output: No space left on device" in proc.stderr
+
+
+def test_a_reader_that_goes_away_stops_it_soon_with_its_stages(tmp_path):
+    domains = tmp_path / "domains.txt"
+    domains.write_text("good.test\n" * 20000)
+    start = time.monotonic()
+    # capture_output: the shell's stderr stays open until the stages too are gone.
+    proc = subprocess.run(["ip", "netns", "exec", NETNS, "bash", "-c",
+                           f"{binary('sts-query')} --json < {domains} | head -1; echo ${{PIPESTATUS[0]}} >&2"],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}"))
+    elapsed = time.monotonic() - start
+    assert json.loads(proc.stdout)["domain"] == "good.test"
+    assert proc.stderr.strip() == "3", "not 0: not every domain was checked"
+    assert elapsed < 10, f"took {elapsed:.1f} s"
