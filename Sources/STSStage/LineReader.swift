@@ -12,7 +12,8 @@ public struct LineReader {
     public enum Line: Equatable, Sendable {
         /// The line's bytes without the line end (LF, or CRLF).
         case bytes([UInt8])
-        /// A line over the limit: the number of bytes it had (at least), and its first `keptBytes`.
+        /// A line over the limit (which does not count a CR that ends it): the number of bytes it had
+        /// before its LF (at least), and its first `keptBytes`.
         case tooLong(Int, start: [UInt8])
     }
 
@@ -87,8 +88,10 @@ public struct LineReader {
                 if pending.isEmpty { return nil }
                 var line = pending
                 pending = []
+                if line.count > maxLineBytes + (line.last == 0x0D ? 1 : 0) {
+                    return .tooLong(line.count, start: Array(line.prefix(Self.keptBytes)))
+                }
                 if line.last == 0x0D { line.removeLast() }
-                if line.count > maxLineBytes { return .tooLong(line.count, start: Array(line.prefix(Self.keptBytes))) }
                 return .bytes(line)
             }
         }

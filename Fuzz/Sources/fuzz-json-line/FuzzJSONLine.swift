@@ -53,14 +53,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// The lines as the reader documents them: split at LF, one CR before the LF dropped, no empty line after
-/// a final LF, a line over the bound (CR included) reported with its length.
+/// The lines as the reader documents them: split at LF, one CR at the end dropped, no empty line after
+/// a final LF, a line over the bound (not counting that CR) reported with its length before the LF and
+/// its first bytes.
 func expectedLines(_ input: [UInt8], maxLineBytes: Int) -> [LineReader.Line] {
     var parts = input.split(separator: 0x0A, omittingEmptySubsequences: false)
     if parts.last?.isEmpty == true { parts.removeLast() }
     return parts.map { part in
-        if part.count > maxLineBytes { return .tooLong(part.count) }
-        return .bytes(Array(part.last == 0x0D ? part.dropLast() : part))
+        let content = part.last == 0x0D ? part.dropLast() : part
+        if content.count > maxLineBytes { return .tooLong(part.count, start: Array(part.prefix(LineReader.keptBytes))) }
+        return .bytes(Array(content))
     }
 }
 
