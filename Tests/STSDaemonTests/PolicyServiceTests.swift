@@ -101,11 +101,18 @@ final class PolicyServiceTests: XCTestCase {
             print(json.dumps(record), flush=True)
         """])
 
-    func testAFetchedPolicyIsAnsweredWhileTheDurableStoreHoldsItsWrite() async throws {
+    /// A service over `answeringStage` whose durable store can be made to stop answering.
+    func stuckStoreService(maxDurableOperations: Int = 1000) -> (PolicyService, StuckStore) {
         let store = StuckStore()
         let stages = StageClient(commands: [Self.answeringStage])
-        defer { stages.shutdown() }
-        let service = PolicyService(rules: CacheRules(), hot: MemoryCache(capacity: 10), durable: store, stages: stages, logger: Logger(label: "test"))
+        addTeardownBlock { stages.shutdown() }
+        let service = PolicyService(rules: CacheRules(), hot: MemoryCache(capacity: 10), durable: store, stages: stages, logger: Logger(label: "test"),
+                                    maxDurableOperations: maxDurableOperations)
+        return (service, store)
+    }
+
+    func testAFetchedPolicyIsAnsweredWhileTheDurableStoreHoldsItsWrite() async throws {
+        let (service, store) = stuckStoreService()
         store.stuck(reads: false, writes: true)
         var zone = ZoneConfig()
         zone.timeout = 2
@@ -122,11 +129,7 @@ final class PolicyServiceTests: XCTestCase {
     }
 
     func testPastTheBoundOnWaitingWritesAnEntryIsKeptInMemoryOnly() async throws {
-        let store = StuckStore()
-        let stages = StageClient(commands: [Self.answeringStage])
-        defer { stages.shutdown() }
-        let service = PolicyService(rules: CacheRules(), hot: MemoryCache(capacity: 10), durable: store, stages: stages, logger: Logger(label: "test"),
-                                    maxDurableOperations: 1)
+        let (service, store) = stuckStoreService(maxDurableOperations: 1)
         store.stuck(reads: false, writes: true)
         var zone = ZoneConfig()
         zone.timeout = 2
@@ -175,11 +178,7 @@ final class PolicyServiceTests: XCTestCase {
     }
 
     func testAStoreThatStopsAnsweringHoldsABoundedNumberOfReads() async throws {
-        let store = StuckStore()
-        let stages = StageClient(commands: [Self.answeringStage])
-        defer { stages.shutdown() }
-        let service = PolicyService(rules: CacheRules(), hot: MemoryCache(capacity: 10), durable: store, stages: stages, logger: Logger(label: "test"),
-                                    maxDurableOperations: 2)
+        let (service, store) = stuckStoreService(maxDurableOperations: 2)
         store.stuck(reads: true, writes: false)
         var zone = ZoneConfig()
         zone.timeout = 0.2

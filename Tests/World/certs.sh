@@ -30,6 +30,13 @@ quiet() { local out; out=$("$@" 2>&1) || { echo "$out" >&2; return 1; }; }
 # The configuration reads the subjectAltName from $SAN; it must be set whenever openssl reads it.
 export SAN=DNS:unused.test
 
+# What every leaf certificate has; the subjectAltName is added per section below.
+leaf_extensions="basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid"
+
 # One configuration for both CAs: `openssl ca -name test|untrusted` picks the CA, SAN comes from the
 # environment.
 cat > "$ca/openssl.cnf" <<CONF
@@ -67,18 +74,10 @@ email_in_dn = no
 [ any_name ]
 commonName = supplied
 [ server ]
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
+$leaf_extensions
 subjectAltName = \$ENV::SAN
 [ server_without_san ]
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
+$leaf_extensions
 CONF
 mkdir -p "$ca/issued"
 
