@@ -82,6 +82,9 @@ struct SocketmapdCommand: ParsableCommand {
 
         let daemonConfig = loadConfig(logger: logger)
         if checkConfig {
+            if let anchor = daemonConfig.dnssecTrustAnchor, let problem = Self.trustAnchorProblem(anchor) {
+                CommandFailure.exit("sts-socketmapd", problem, code: 1)
+            }
             print("config OK")
             return
         }
@@ -119,14 +122,7 @@ struct SocketmapdCommand: ParsableCommand {
         var dnsArguments = concurrencyArguments
         var daneCache: DANECache?
         if let anchor = daemonConfig.dnssecTrustAnchor {
-            guard access(anchor, R_OK) == 0 else {
-                CommandFailure.exit("sts-socketmapd", "dnssec_trust_anchor: cannot read \(anchor)")
-            }
-            // Readable is not usable, and sts-dns finds out only as it starts: a stage that cannot start
-            // would be started again and again, every lookup answered TEMP. Start it once now, on no input.
-            if let problem = Self.startFailure(of: .init("sts-dns", ["--dane", "--trust-anchor", anchor])) {
-                CommandFailure.exit("sts-socketmapd", "dnssec_trust_anchor: \(anchor) is not usable: \(problem)")
-            }
+            if let problem = Self.trustAnchorProblem(anchor) { CommandFailure.exit("sts-socketmapd", problem) }
             dnsArguments += ["--dane", "--trust-anchor", anchor]
             daneCache = DANECache(capacity: daemonConfig.cache.cacheSize)
             logger.info("DANE precedence on: MX and TLSA records are validated with the trust anchor", metadata: ["trust_anchor": "\(anchor)"])
@@ -249,6 +245,17 @@ struct SocketmapdCommand: ParsableCommand {
     /// Writes our pid to a file beside `path` and renames it over `path`, so a reader never sees half
     /// a pid and a symlink planted at `path` is replaced, not followed. nil, or why it failed.
     /// `stage_max_idle` for the stage client: 0 means the stages never go.
+    /// Why the trust anchor cannot be used, or nil. Readable is not usable, and sts-dns finds out only as
+    /// it starts: a stage that cannot start would be started again and again, every lookup answered
+    /// TEMP. So it is started once here, on no input.
+    static func trustAnchorProblem(_ anchor: String) -> String? {
+        guard access(anchor, R_OK) == 0 else { return "dnssec_trust_anchor: cannot read \(anchor)" }
+        if let problem = startFailure(of: .init("sts-dns", ["--dane", "--trust-anchor", anchor])) {
+            return "dnssec_trust_anchor: \(anchor) is not usable: \(problem)"
+        }
+        return nil
+    }
+
     static func stageMaxIdle(_ config: DaemonConfig) -> Duration? {
         config.stageMaxIdle > 0 ? .milliseconds(Int64(config.stageMaxIdle * 1000)) : nil
     }

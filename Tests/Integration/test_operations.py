@@ -322,3 +322,19 @@ def test_a_trust_anchor_libunbound_cannot_load_stops_the_daemon_at_start(tmp_pat
         d.stop()
     assert f"sts-socketmapd: dnssec_trust_anchor: {anchor} is not usable" in d.log()
     assert f"sts-dns: cannot use trust anchor {anchor}" in d.log()
+
+
+def test_check_config_tries_the_trust_anchor_as_a_start_would(tmp_path):
+    from stages import binary
+    anchor = tmp_path / "garbage.key"
+    anchor.write_text("this is not a trust anchor\n")
+    config = tmp_path / "sts.yml"
+    config.write_text(BASE.format(port=18491) + f"dnssec_trust_anchor: {anchor}\n")
+    check = subprocess.run([binary("sts-socketmapd"), "--check-config", "-c", str(config)], capture_output=True, text=True)
+    assert check.returncode == 1, check
+    assert f"dnssec_trust_anchor: {anchor} is not usable" in check.stderr
+    assert "config OK" not in check.stdout
+    world_anchor = os.path.join(os.environ.get("STS_WORLD_DIR", "/tmp/sts-world"), "test.key")
+    config.write_text(BASE.format(port=18491) + f"dnssec_trust_anchor: {world_anchor}\n")
+    check = subprocess.run([binary("sts-socketmapd"), "--check-config", "-c", str(config)], capture_output=True, text=True)
+    assert (check.returncode, check.stdout.strip()) == (0, "config OK"), check
