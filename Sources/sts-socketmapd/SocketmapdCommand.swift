@@ -122,7 +122,6 @@ struct SocketmapdCommand: ParsableCommand {
         var dnsArguments = concurrencyArguments
         var daneCache: DANECache?
         if let anchor = daemonConfig.dnssecTrustAnchor {
-            if let problem = Self.trustAnchorProblem(anchor) { CommandFailure.exit("sts-socketmapd", problem) }
             dnsArguments += ["--dane", "--trust-anchor", anchor]
             daneCache = DANECache(capacity: daemonConfig.cache.cacheSize)
             logger.info("DANE precedence on: MX and TLSA records are validated with the trust anchor", metadata: ["trust_anchor": "\(anchor)"])
@@ -182,6 +181,10 @@ struct SocketmapdCommand: ParsableCommand {
             try Privileges.drop(user: user, group: group)
         } catch {
             CommandFailure.exit("sts-socketmapd", error.message)
+        }
+        // Tried as the user the stages will run as: an anchor only root can read would pass before the drop.
+        if let anchor = daemonConfig.dnssecTrustAnchor, let problem = Self.trustAnchorProblem(anchor) {
+            CommandFailure.exit("sts-socketmapd", problem)
         }
         logger.info("listening", metadata: ["address": "\(addresses.map(\.description).joined(separator: " "))", "cache": "\(daemonConfig.cache.type.rawValue)", "uid": "\(getuid())"])
         sink.flush()  // the start-up lines go out at once; later ones in batches

@@ -338,3 +338,21 @@ def test_check_config_tries_the_trust_anchor_as_a_start_would(tmp_path):
     config.write_text(BASE.format(port=18491) + f"dnssec_trust_anchor: {world_anchor}\n")
     check = subprocess.run([binary("sts-socketmapd"), "--check-config", "-c", str(config)], capture_output=True, text=True)
     assert (check.returncode, check.stdout.strip()) == (0, "config OK"), check
+
+
+def test_the_trust_anchor_is_tried_as_the_user_the_daemon_runs_as(tmp_path):
+    # Readable by root only: after -u nobody the stages could not read it, so the start must fail.
+    import shutil
+    from stages import binary
+    anchor = tmp_path / "root-only.key"
+    shutil.copy(os.path.join(os.environ.get("STS_WORLD_DIR", "/tmp/sts-world"), "test.key"), anchor)
+    os.chmod(anchor, 0o600)
+    d = Daemon(BASE.format(port=18495) + f"dnssec_trust_anchor: {anchor}\n", 18495, str(tmp_path))
+    log = open(d.log_path, "a")
+    d.proc = subprocess.Popen(["ip", "netns", "exec", NETNS, binary("sts-socketmapd"), "-c", d.config_path, "-u", "nobody"],
+                              stdout=log, stderr=log, cwd=d.workdir)
+    try:
+        assert d.proc.wait(timeout=10) == 2
+    finally:
+        d.stop()
+    assert f"dnssec_trust_anchor: cannot read {anchor}" in d.log(), d.log()
