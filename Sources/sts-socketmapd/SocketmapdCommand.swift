@@ -186,6 +186,14 @@ struct SocketmapdCommand: ParsableCommand {
         if let anchor = daemonConfig.dnssecTrustAnchor, let problem = Self.trustAnchorProblem(anchor) {
             CommandFailure.exit("sts-socketmapd", problem)
         }
+        if logfile != nil {
+            // The stages write their messages to the standard error they inherit: from here on (start-up
+            // failures above still reach the terminal) it is the log file, and the log is written there.
+            guard dup2(sinkFD, STDERR_FILENO) >= 0 else {
+                CommandFailure.exit("sts-socketmapd", "cannot make the log file standard error: \(String(cString: strerror(errno)))")
+            }
+            sink.replace(with: STDERR_FILENO)
+        }
         logger.info("listening", metadata: ["address": "\(addresses.map(\.description).joined(separator: " "))", "cache": "\(daemonConfig.cache.type.rawValue)", "uid": "\(getuid())"])
         sink.flush()  // the start-up lines go out at once; later ones in batches
         let proactive = daemonConfig.proactivePolicyFetching
@@ -197,8 +205,14 @@ struct SocketmapdCommand: ParsableCommand {
         let signals = SignalHandling(logger: logger) { [self] in
             // SIGHUP: a new config takes effect for lookups at once; a refused one changes nothing.
             if let logfile {
+                // Standard error is the log file (see above): the sink and stages started from now on write
+                // to the new file; stages already running keep the old one until they are started again.
                 let fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-                if fd >= 0 { sink.replace(with: fd) }
+                if fd >= 0 {
+                    sink.flush()
+                    dup2(fd, STDERR_FILENO)
+                    close(fd)
+                }
             }
             guard config != nil || access(Self.defaultConfigPath, F_OK) == 0 else { return }
             do {

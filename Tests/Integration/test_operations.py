@@ -356,3 +356,28 @@ def test_the_trust_anchor_is_tried_as_the_user_the_daemon_runs_as(tmp_path):
     finally:
         d.stop()
     assert f"dnssec_trust_anchor: cannot read {anchor}" in d.log(), d.log()
+
+
+def test_a_log_file_takes_the_log_and_the_stages_messages_and_is_reopened_on_sighup(tmp_path):
+    logfile = tmp_path / "sts.log"
+    d = Daemon(BASE.format(port=18496), 18496, str(tmp_path), args=["-l", str(logfile)]).start()
+    try:
+        assert d.postmap("good.test") == (0, GOOD)
+        time.sleep(0.3)
+        assert "decision" in logfile.read_text() and "domain=good.test" in logfile.read_text()
+        # The stages' standard error is the log file too: what they say reaches the same place.
+        stages = d.live_stages()
+        assert set(stages) == {"sts-dns", "sts-fetch", "sts-parse"}, stages
+        for name, pid in stages.items():
+            assert os.readlink(f"/proc/{pid}/fd/2") == str(logfile), name
+        # logrotate: the file is moved away, SIGHUP opens a new one where the next lines go.
+        logfile.rename(tmp_path / "sts.log.1")
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while not logfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert d.postmap("good.test") == (0, GOOD)
+        time.sleep(0.3)
+        assert "domain=good.test" in logfile.read_text()
+    finally:
+        d.stop()
