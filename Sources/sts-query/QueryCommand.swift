@@ -128,7 +128,13 @@ struct QueryCommand: ParsableCommand {
                 var reader = LineReader(fd: STDIN_FILENO, maxLineBytes: 4096)
                 var sequence = 0
                 while let line = reader.next() {
-                    guard case .bytes(let bytes) = line else { continue }
+                    // A line too long to be a name is still reported (as the invalid name it starts with),
+                    // so that every line of a list gets its verdict.
+                    let bytes: [UInt8]
+                    switch line {
+                    case .bytes(let whole): bytes = whole
+                    case .tooLong(_, let start): bytes = start
+                    }
                     let name = String(decoding: bytes, as: UTF8.self).trimming(" \t")
                     if name.isEmpty || name.hasPrefix("#") { continue }
                     guard send(name, sequence) else { break }

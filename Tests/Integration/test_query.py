@@ -72,6 +72,16 @@ def test_a_list_from_standard_input():
     assert run.returncode == 3, "the worst outcome decides the exit status"
 
 
+def test_a_line_too_long_for_a_name_gets_a_verdict_too():
+    long = "x" * 5000 + ".test"
+    run = run_stage("sts-query", "--json", "--ordered", input=f"good.test\n{long}\ncname.test\n")
+    assert len(run.records) == 3, run.stderr
+    assert [run.records[0]["domain"], run.records[2]["domain"]] == ["good.test", "cname.test"]
+    assert run.records[1]["domain"] == "x" * 200, "reported by the start of the line"
+    assert run.records[1]["verdict"]["outcome"] == "error"
+    assert run.returncode == 3
+
+
 @pytest.mark.parametrize("args", [("-v", "loud", "good.test"), ("--bogus-opt", "good.test"), ("--timeout", "0", "good.test"),
                                   ("a.test", "id1", "extra")])
 def test_usage_errors_exit_2(args):
