@@ -311,8 +311,7 @@ public final class PolicyService: Sendable {
     /// which policies are due is kept in the entries themselves: a restart refreshes only what is due.
     /// Runs until the task is cancelled.
     public func refreshProactively(interval: Duration, graceRatio: Double, concurrency: Int) async {
-        let intervalSeconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        let minimumAge = intervalSeconds / graceRatio
+        let minimumAge = interval.seconds / graceRatio
         var pause = min(interval, .seconds(1))
         while !Task.isCancelled {
             try? await Task.sleep(for: pause)

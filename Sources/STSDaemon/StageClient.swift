@@ -333,8 +333,7 @@ public final class StageClient: Sendable {
         guard let running = closeForGood() else { return }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async {
-                let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
-                if running.reaped.wait(timeout: .now() + seconds) == .timedOut {
+                if running.reaped.wait(timeout: .now() + limit.seconds) == .timedOut {
                     for child in running.pipeline.children { kill(child.pid, SIGKILL) }
                     _ = running.reaped.wait(timeout: .now() + 2)
                 }

@@ -4,7 +4,7 @@ import STSCore
 /// `{"domain": "<name>"}`. Anything else is an `invalid-input` error record, never a crash.
 public enum InputDecoder {
     /// Longest excerpt of a bad line echoed back in its error record.
-    static let excerptLength = 200
+    static let excerptLength = LineReader.keptBytes
 
     /// nil for a blank line (skipped, not a record).
     public static func decode(_ line: LineReader.Line, lineNumber: Int, maxLineBytes: Int) -> Result<JSONObject, InputError>? {

@@ -259,9 +259,6 @@ struct SocketmapdCommand: ParsableCommand {
         }
     }
 
-    /// Writes our pid to a file beside `path` and renames it over `path`, so a reader never sees half
-    /// a pid and a symlink planted at `path` is replaced, not followed. nil, or why it failed.
-    /// `stage_max_idle` for the stage client: 0 means the stages never go.
     /// Why the trust anchor cannot be used, or nil. Readable is not usable, and sts-dns finds out only as
     /// it starts: a stage that cannot start would be started again and again, every lookup answered
     /// TEMP. So it is started once here, on no input.
@@ -273,10 +270,13 @@ struct SocketmapdCommand: ParsableCommand {
         return nil
     }
 
+    /// `stage_max_idle` for the stage client: 0 means the stages never go.
     static func stageMaxIdle(_ config: DaemonConfig) -> Duration? {
         config.stageMaxIdle > 0 ? .milliseconds(Int64(config.stageMaxIdle * 1000)) : nil
     }
 
+    /// Writes our pid to a file beside `path` and renames it over `path`, so a reader never sees half
+    /// a pid and a symlink planted at `path` is replaced, not followed. nil, or why it failed.
     static func writePIDFile(_ path: String) -> String? {
         let temporary = "\(path).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)

@@ -44,11 +44,11 @@ public enum PolicyKey: Sendable, Equatable {
     static func isPort(_ text: Substring) -> Bool {
         guard text.first == ":" else { return false }
         let port = text.utf8.dropFirst()
-        if (1...5).contains(port.count) && port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { return true }
+        if (1...5).contains(port.count) && port.allSatisfy(DomainName.isDigit) { return true }
         func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") }
-        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
-        guard (1...32).contains(port.count), let first = port.first, isLetter(first) || isDigit(first) else { return false }
-        return port.contains(where: isLetter) && port.allSatisfy { isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        guard (1...32).contains(port.count), let first = port.first, isLetter(first) || DomainName.isDigit(first) else { return false }
+        return port.contains(where: isLetter)
+            && port.allSatisfy { isLetter($0) || DomainName.isDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
     }
 
     static func isIPv4(_ text: Substring) -> Bool {

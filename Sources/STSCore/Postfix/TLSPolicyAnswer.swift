@@ -35,20 +35,13 @@ public enum TLSPolicyAnswer: Sendable, Equatable {
         // over Postfix's limit they give way (the policy lines first, then all of them), so a large
         // policy is enforced as in a zone without tlsrpt rather than not at all.
         let attributes = " policy_type=sts policy_domain=\(domain)" + patterns.map { " mx_host_pattern=\($0.pattern)" }.joined()
-        let strings = policy.lines.map(trimmedForReport).filter(isSafePolicyString).map { " { policy_string = \($0) }" }.joined()
+        // A line with blanks around it (the parser allows them; Postfix would trim them from a `{ ... }`
+        // value anyway) is reported as its text rather than left out.
+        let strings = policy.lines.map { $0.trimming(" \t") }.filter(isSafePolicyString).map { " { policy_string = \($0) }" }.joined()
         for candidate in [value + attributes + strings, value + attributes] where candidate.utf8.count <= maxValueBytes {
             return .policy(candidate)
         }
         return .policy(value)
-    }
-
-    /// A policy line without the spaces and tabs around it, which the parser allows and Postfix would
-    /// trim from a `{ ... }` value anyway: such a line is reported as its text rather than left out.
-    static func trimmedForReport(_ line: String) -> String {
-        let bytes = Array(line.utf8)
-        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        guard let first = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) }) else { return "" }
-        return first == 0 && last == bytes.count - 1 ? line : String(decoding: bytes[first...last], as: UTF8.self)
     }
 
     /// A policy line can be written inside `{ ... }` only if it cannot end or open a block, break the
