@@ -123,6 +123,9 @@ for target in "${targets[@]}"; do
     failed+=("$target")
     echo "fuzz: $target FAILED; last lines of its log:" >&2
     grep -v "^#[0-9]" "$log" | tail -n 40 >&2
+    # The broken invariant is said far above the stack traces; name it last, where it is seen.
+    broken=$(grep -m 1 "Fatal error" "$log" || true)
+    [[ -z $broken ]] || echo "fuzz: $target: $broken" >&2
     cp "$log" "$crashes/$target.log"
     echo "fuzz: $target: failing input: ${culprit:-(see the log)}" >&2
     echo "fuzz: $target: full log: $crashes/$target.log" >&2

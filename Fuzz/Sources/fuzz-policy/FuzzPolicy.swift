@@ -27,7 +27,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     check(policy.mx.count <= PolicyParser.maxMXPatterns, "\(policy.mx.count) mx patterns")
     check(Set(policy.mx).count == policy.mx.count, "duplicate mx patterns")
     for pattern in policy.mx {
-        check(DomainName.isValidHostname(pattern.baseName), "mx \(pattern.pattern.debugDescription) fails the strict host name check")
+        check(DomainName.isValidHostname(pattern.baseName, for: .mxHost), "mx \(pattern.pattern.debugDescription) fails the strict host name check")
         check(pattern.pattern == pattern.baseName || pattern.pattern == "*." + pattern.baseName, "mx \(pattern.pattern.debugDescription)")
     }
     for line in policy.lines {
@@ -101,7 +101,7 @@ func checkAnswer(_ policy: Policy, _ options: ZoneOptions) {
         rest = rest.dropFirst(match.count)
         for item in match.split(separator: ":", omittingEmptySubsequences: false) {
             let name = item.hasPrefix(".") ? item.dropFirst() : item
-            check(DomainName.isValidHostname(String(name)), "match= has \(String(item).debugDescription)")
+            check(DomainName.isValidHostname(String(name), for: .mxHost), "match= has \(String(item).debugDescription)")
         }
         // Outside the policy strings only attributes we write, with values from checked names.
         var outside = ""
