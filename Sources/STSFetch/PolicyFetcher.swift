@@ -6,24 +6,41 @@ import Glibc
 #endif
 
 /// Fetches policies over HTTPS with libcurl's multi interface: any number of transfers in flight in
-/// one thread that owns the multi handle, each with its own timeouts, so a slow host holds back no one.
-/// Transfers reach that thread through a locked queue and `curl_multi_wakeup`; no other thread ever
-/// touches a libcurl handle.
+/// each loop thread, which owns its multi handle, each transfer with its own timeouts, so a slow host
+/// holds back no one. Transfers reach a loop through a locked queue and `curl_multi_wakeup`; no other
+/// thread ever touches its libcurl handles.
+///
+/// A TLS handshake is CPU work (the certificate chain, the key exchange), so one loop is bound to one
+/// core: with `threads` loops, transfers are handed to them in turn.
 public final class PolicyFetcher: Sendable {
     public let configuration: FetchConfiguration
-    private let loop: CurlLoop
+    private let loops: [CurlLoop]
+    private let turn = Atomic<UInt>(0)
+
+    /// Most loop threads a fetcher runs.
+    public static let maxThreads = 64
+
+    /// One loop per core, up to 4: past that a stage fetching policies is rarely CPU-bound.
+    public static var defaultThreads: Int { min(Processors.usable, 4) }
 
     /// libcurl's global set-up. Call it once early, before other threads start; later calls do nothing.
     public static func globalInit() {
         _ = CurlLoop.globalInit
     }
 
-    public init(_ configuration: FetchConfiguration) throws(STSError) {
+    public init(_ configuration: FetchConfiguration, threads: Int = 1) throws(STSError) {
         self.configuration = configuration
-        loop = try CurlLoop()
-        let loop = self.loop
-        DetachedThread.start(name: "sts-fetch-curl") { loop.run() }
+        let count = min(max(1, threads), Self.maxThreads)
+        var loops: [CurlLoop] = []
+        for _ in 0..<count { loops.append(try CurlLoop()) }
+        self.loops = loops
+        for (index, loop) in loops.enumerated() {
+            DetachedThread.start(name: "sts-curl-\(index + 1)") { loop.run() }
+        }
     }
+
+    /// How many loop threads fetch.
+    public var threads: Int { loops.count }
 
     /// Fetches the policy of a normalised (A-label) domain. Never throws: a failure is in the outcome.
     ///
@@ -34,9 +51,13 @@ public final class PolicyFetcher: Sendable {
     public func fetch(domain: String, addresses: [String] = []) async -> FetchOutcome {
         let transferConfiguration = configuration
         return await withCheckedContinuation { continuation in
-            loop.submit(Transfer(host: FetchConfiguration.policyHost(for: domain), url: FetchConfiguration.policyURL(for: domain),
+            nextLoop().submit(Transfer(host: FetchConfiguration.policyHost(for: domain), url: FetchConfiguration.policyURL(for: domain),
                                  addresses: addresses, configuration: transferConfiguration, continuation: continuation))
         }
+    }
+
+    private func nextLoop() -> CurlLoop {
+        loops.count == 1 ? loops[0] : loops[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(loops.count))]
     }
 }
 

@@ -38,12 +38,18 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The User-Agent header.", valueName: "text"))
     var userAgent: String = FetchConfiguration.defaultUserAgent
 
+    @Option(help: ArgumentHelp("Threads that make TLS handshakes (the CPU work of a fetch), each with its own libcurl loop. Default: one per core, at most 4.", valueName: "n"))
+    var threads: Int?
+
     @OptionGroup(title: "Stage options")
     var stage: StageOptions
 
     func validate() throws {
         guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be more than 0 and at most 600 seconds") }
         guard connectTimeout > 0, connectTimeout <= 600 else { throw ValidationError("--connect-timeout must be more than 0 and at most 600 seconds") }
+        if let threads, !(1...PolicyFetcher.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be between 1 and \(PolicyFetcher.maxThreads)")
+        }
         guard !userAgent.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw ValidationError("--user-agent must not contain control characters") }
     }
 
@@ -55,7 +61,7 @@ struct FetchCommand: AsyncParsableCommand {
         let configuration = FetchConfiguration(connectTimeout: connectTimeout, timeout: timeout, caFile: caFile, caPath: caPath, userAgent: userAgent)
         let fetcher: PolicyFetcher
         do {
-            fetcher = try PolicyFetcher(configuration)
+            fetcher = try PolicyFetcher(configuration, threads: threads ?? PolicyFetcher.defaultThreads)
         } catch {
             CommandFailure.exit("sts-fetch", error.message)
         }

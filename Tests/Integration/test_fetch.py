@@ -151,6 +151,55 @@ def test_hundreds_of_fetches_in_flight_and_slow_ones_hold_back_none():
     assert sorted(r["id"] for _, r in arrivals) == list(range(300))
 
 
+def curl_loop_threads(pid):
+    names = [open(f"/proc/{pid}/task/{tid}/comm").read().strip() for tid in os.listdir(f"/proc/{pid}/task")]
+    return sorted(n for n in names if n.startswith("sts-curl-"))
+
+
+def test_threads_run_that_many_libcurl_loops_and_every_loop_fetches():
+    proc = start_stage("sts-fetch", "--threads", "3", "--concurrency", "200")
+    try:
+        # The loops start with the stage, before any input.
+        deadline = time.monotonic() + 5
+        while curl_loop_threads(proc.pid) != ["sts-curl-1", "sts-curl-2", "sts-curl-3"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert curl_loop_threads(proc.pid) == ["sts-curl-1", "sts-curl-2", "sts-curl-3"]
+        # Transfers are handed to the loops in turn: a loop that did not fetch would keep a third of them.
+        domains = ["good.test", "wildcard-cert.test", "crlf.test", "charset.test", "expired.test", "redirect.test"]
+        records = [found(domains[i % len(domains)], id=i) for i in range(120)]
+        proc.stdin.write("".join(json.dumps(r) + "\n" for r in records))
+        proc.stdin.close()
+        results = [json.loads(line) for line in proc.stdout]
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    assert sorted(r["id"] for r in results) == list(range(120))
+    for r in results:
+        if r["domain"] in ("expired.test", "redirect.test"):
+            assert r["fetch"]["status"] == "error", r
+        else:
+            assert r["fetch"]["status"] == "ok", r
+
+
+def test_the_verdicts_do_not_depend_on_the_number_of_threads(fetched):
+    def verdicts(threads):
+        run = run_stage("sts-fetch", "--ordered", "--threads", threads, input=[found(d) for d in fetched])
+        assert run.returncode == 0, run.stderr
+        # Timings differ from run to run (also in libcurl's "after N ms"); everything else is the verdict.
+        return {r["domain"]: re.sub(r"\d+ ms", "N ms", json.dumps({k: v for k, v in r["fetch"].items() if k != "timings_ms"}, sort_keys=True))
+                for r in run.records}
+    one = verdicts("1")
+    assert one == verdicts("4")
+    assert json.loads(one["good.test"])["status"] == "ok" and json.loads(one["expired.test"])["error"]["reason"] == "expired"
+
+
+@pytest.mark.parametrize("threads", ["0", "65", "-1"])
+def test_a_thread_count_out_of_range_is_refused(threads):
+    run = run_stage("sts-fetch", f"--threads={threads}", input=[found("good.test")])
+    assert run.returncode == 64  # bad command-line options, as sts-fetch(1) says
+    assert "--threads must be between 1 and 64" in run.stderr and run.stdout == ""
+
+
 # --- skip rules and the record contract ----------------------------------------------------------
 
 def test_records_without_a_policy_to_fetch_pass_through_untouched():
