@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from stages import NETNS, WORLD_DIR, run_stage, start_stage
+from stages import NETNS, WORLD_DIR, binary, run_stage, start_stage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOOD_BODY = "version: STSv1\nmode: enforce\nmx: mail.good.test\nmx: *.mx.good.test\nmax_age: 86400\n"
@@ -179,6 +179,23 @@ def test_threads_run_that_many_libcurl_loops_and_every_loop_fetches():
             assert r["fetch"]["status"] == "error", r
         else:
             assert r["fetch"]["status"] == "ok", r
+
+
+@pytest.mark.parametrize("cpus", [None, "0"])
+def test_the_default_is_one_thread_per_core_the_stage_may_run_on_at_most_four(cpus):
+    # Under taskset the stage may use one core only, whatever the machine has: one loop.
+    argv = ["ip", "netns", "exec", NETNS, *(["taskset", "-c", cpus] if cpus else []), binary("sts-fetch")]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    expected = 1 if cpus else min(len(os.sched_getaffinity(0)), 4)
+    try:
+        deadline = time.monotonic() + 5
+        while len(curl_loop_threads(proc.pid)) < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # none more comes
+        assert curl_loop_threads(proc.pid) == [f"sts-curl-{i}" for i in range(1, expected + 1)]
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_the_verdicts_do_not_depend_on_the_number_of_threads(fetched):
