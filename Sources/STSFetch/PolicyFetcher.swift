@@ -39,9 +39,6 @@ public final class PolicyFetcher: Sendable {
         }
     }
 
-    /// How many loop threads fetch.
-    public var threads: Int { loops.count }
-
     /// Fetches the policy of a normalised (A-label) domain. Never throws: a failure is in the outcome.
     ///
     /// `addresses` (canonical IP literals, see `IPAddress.canonical`), when given, are where the policy
@@ -52,7 +49,7 @@ public final class PolicyFetcher: Sendable {
         let transferConfiguration = configuration
         return await withCheckedContinuation { continuation in
             nextLoop().submit(Transfer(host: FetchConfiguration.policyHost(for: domain), url: FetchConfiguration.policyURL(for: domain),
-                                 addresses: addresses, configuration: transferConfiguration, continuation: continuation))
+                                       addresses: addresses, configuration: transferConfiguration, continuation: continuation))
         }
     }
 
