@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // Thin modules over the system's C libraries (Debian -dev packages, see scripts/setup).
@@ -66,7 +67,7 @@ let package = Package(
         // HTTPS policy fetches through libcurl's multi interface.
         .target(name: "STSFetch", dependencies: ["STSCore", "CCurl"]),
         // DNS lookups through libunbound.
-        .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound"]),
+        .target(name: "STSDNS", dependencies: ["STSCore", "CUnbound", .product(name: "HeapModule", package: "swift-collections")]),
         // What each stage does to a record: one target per stage, so a stage links only its own C libraries.
         // sts-dns: the `txt` (and `dane`) of a record, through STSDNS.
         .target(name: "STSDNSStage", dependencies: ["STSCore", "STSStage", "STSDNS"]),

@@ -1,4 +1,5 @@
 import CUnbound
+import HeapModule
 import STSCore
 import Synchronization
 #if canImport(Glibc)
@@ -10,7 +11,7 @@ import Glibc
 ///
 /// libunbound does the DNS work (retries, TCP fallback, CNAME chasing, DNSSEC validation) in a worker
 /// thread of its own; our thread hands it questions, waits on its result descriptor, and resumes the
-/// waiting tasks. Questions are passed to that thread through a queue and an eventfd, so no libunbound
+/// waiting tasks. Questions are passed to that thread through a queue and a pipe, so no libunbound
 /// call ever happens on two threads at once.
 public final class UnboundResolver: Sendable {
     public let configuration: ResolverConfiguration
@@ -57,8 +58,24 @@ final class EventLoop: @unchecked Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let incoming = Mutex<[Question]>([])
-    /// Questions handed to libunbound and not yet answered, by their object identity.
-    private var inFlight: [ObjectIdentifier: Question] = [:]
+    /// Whether a byte is on its way through the pipe: one wakes the loop for every question queued
+    /// until the loop drains the pipe, so a burst of questions costs one write, not one each.
+    private let wakePending = Atomic<Bool>(false)
+    /// The questions handed to libunbound, earliest deadline first, for the loop's timer. A question is
+    /// in flight while its `loop` is set; answered ones leave when they reach the top, or all at once
+    /// when they outnumber those in flight (`dropAnswered`).
+    private var deadlines = Heap<Pending>()
+    /// How many questions are in flight (handed to libunbound, neither answered nor expired).
+    private var inFlight = 0
+
+    /// A question in the deadline heap.
+    struct Pending: Comparable {
+        let deadline: UInt64
+        let question: Question
+
+        static func < (a: Pending, b: Pending) -> Bool { a.deadline < b.deadline }
+        static func == (a: Pending, b: Pending) -> Bool { a.deadline == b.deadline && a.question === b.question }
+    }
 
     init(_ configuration: ResolverConfiguration) throws(STSError) {
         guard let context = ub_ctx_create() else { throw STSError(.dnsError, "cannot create the libunbound context") }
@@ -154,6 +171,7 @@ final class EventLoop: @unchecked Sendable {
 
     func submit(_ question: Question) {
         incoming.withLock { $0.append(question) }
+        guard !wakePending.exchange(true, ordering: .sequentiallyConsistent) else { return }
         // A full pipe already means "wake up"; the byte is only a signal.
         var byte: UInt8 = 1
         _ = write(wakeWrite, &byte, 1)
@@ -164,9 +182,10 @@ final class EventLoop: @unchecked Sendable {
         var fds = [pollfd(fd: unboundFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
         while true {
             startIncoming()
+            dropAnswered()
             let now = Monotonic.now()
             var timeoutMs: Int32 = -1
-            if let nearest = inFlight.values.lazy.map(\.deadline).min() {
+            if let nearest = deadlines.min?.deadline {
                 timeoutMs = nearest <= now ? 0 : Int32(min((nearest - now) / 1_000_000 + 1, 60_000))
             }
             fds[0].revents = 0
@@ -176,6 +195,9 @@ final class EventLoop: @unchecked Sendable {
             if fds[1].revents != 0 {
                 var drain = [UInt8](repeating: 0, count: 256)
                 while read(wakeRead, &drain, drain.count) > 0 {}
+                // Cleared after the drain, so a byte written from now on stays for the next poll; a
+                // question queued before this is taken by the next startIncoming.
+                wakePending.store(false, ordering: .sequentiallyConsistent)
             }
             if fds[0].revents != 0 {
                 ub_process(context)
@@ -201,14 +223,28 @@ final class EventLoop: @unchecked Sendable {
                 continue
             }
             question.asyncID = asyncID
-            inFlight[ObjectIdentifier(question)] = question
+            deadlines.insert(Pending(deadline: question.deadline, question: question))
+            inFlight += 1
+        }
+    }
+
+    /// Takes answered questions off the top of the heap, so that the next deadline is one still to
+    /// come; rebuilds the heap without them when they are most of it (they stay otherwise until their
+    /// deadline, holding memory, at thousands of questions a second).
+    private func dropAnswered() {
+        while let top = deadlines.min, top.question.loop == nil { _ = deadlines.popMin() }
+        if deadlines.count > 2 * inFlight + 64 {
+            deadlines = Heap(deadlines.unordered.filter { $0.question.loop != nil })
         }
     }
 
     private func expireOverdue() {
         let now = Monotonic.now()
-        for (key, question) in inFlight where question.deadline <= now {
-            inFlight.removeValue(forKey: key)
+        while let top = deadlines.min, top.deadline <= now {
+            _ = deadlines.popMin()
+            let question = top.question
+            guard question.loop != nil else { continue }  // answered already
+            inFlight -= 1
             // After ub_cancel libunbound never calls back, so the retain taken at submission is ours to drop.
             ub_cancel(context, question.asyncID)
             question.loop = nil
@@ -219,7 +255,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Called by libunbound from inside `ub_process`, on the loop thread.
     fileprivate func complete(_ question: Question, error: Int32, result: UnsafeMutablePointer<ub_result>?) {
-        inFlight.removeValue(forKey: ObjectIdentifier(question))
+        inFlight -= 1
         question.loop = nil
         defer { if let result { ub_resolve_free(result) } }
         guard error == 0, let result else {

@@ -1,6 +1,8 @@
 """sts-dns against the real DNS world (unbound resolving, nsd serving signed zones): RFC 8461 §3.1."""
 import json
 import os
+import select
+import threading
 import time
 
 import pytest
@@ -122,6 +124,63 @@ def test_a_slow_domain_does_not_hold_back_the_others():
     assert slow["txt"]["error"]["kind"] in ("dns-timeout", "dns-servfail")
     if slow["txt"]["error"]["kind"] == "dns-timeout":
         assert slow_at > good_at
+
+
+def test_questions_asked_one_at_a_time_are_each_answered_at_once():
+    # Each question must wake the resolver's loop: one left in its queue would wait for the next.
+    proc = start_stage("sts-dns", "--timeout", "5")
+    try:
+        for i in range(150):
+            started = time.monotonic()
+            proc.stdin.write(f"one{i}.flood.test\n")
+            proc.stdin.flush()
+            assert select.select([proc.stdout], [], [], 3)[0], f"question {i} got no answer within 3 s"
+            record = json.loads(proc.stdout.readline())
+            assert record["domain"] == f"one{i}.flood.test" and record["txt"]["status"] == "found", record
+            assert time.monotonic() - started < 2, (i, record)
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+
+
+def test_each_question_times_out_at_its_own_deadline_while_others_keep_coming():
+    # A silent resolver, questions arriving over 2 s: every one is answered dns-timeout a timeout after
+    # it was asked, not when an earlier or later one expires.
+    proc = start_stage("sts-dns", "--resolver", "127.0.0.3", "--timeout", "1", "--concurrency", "1000")
+    sent = {}
+    arrived = {}
+
+    def feed():
+        start = time.monotonic()
+        for i in range(300):
+            name = f"late{i}.flood.test"
+            sent[name] = time.monotonic()
+            proc.stdin.write(name + "\n")
+            proc.stdin.flush()
+            pause = start + (i + 1) / 150 - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        proc.stdin.close()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    # Questions that never expire would keep the stage (and this test) waiting for ever.
+    watchdog = threading.Timer(20, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            record = json.loads(line)
+            arrived[record["domain"]] = (record, time.monotonic())
+        feeder.join()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        watchdog.cancel()
+        proc.kill()
+    assert len(arrived) == 300
+    for name, (record, at) in arrived.items():
+        assert record["txt"]["error"]["kind"] == "dns-timeout", record
+        assert 0.9 < at - sent[name] < 1.8, (name, at - sent[name])
 
 
 def test_hundreds_of_lookups_in_flight():
