@@ -68,7 +68,8 @@ final class EventLoop: @unchecked Sendable {
     /// How many questions are in flight (handed to libunbound, neither answered nor expired).
     private var inFlight = 0
 
-    /// A question in the deadline heap.
+    /// A question in the deadline heap. The deadline is copied next to the reference so that ordering
+    /// the heap reads no question object.
     struct Pending: Comparable {
         let deadline: UInt64
         let question: Question

@@ -28,7 +28,7 @@ public final class PolicyFetcher: Sendable {
         _ = CurlLoop.globalInit
     }
 
-    public init(_ configuration: FetchConfiguration, threads: Int = 1) throws(STSError) {
+    public init(_ configuration: FetchConfiguration, threads: Int = PolicyFetcher.defaultThreads) throws(STSError) {
         self.configuration = configuration
         let count = min(max(1, threads), Self.maxThreads)
         var loops: [CurlLoop] = []
@@ -54,7 +54,7 @@ public final class PolicyFetcher: Sendable {
     }
 
     private func nextLoop() -> CurlLoop {
-        loops.count == 1 ? loops[0] : loops[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(loops.count))]
+        loops[Int(turn.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(loops.count))]
     }
 }
 

@@ -52,3 +52,9 @@ def start_stage(name, *args, netns=NETNS):
     if netns:
         argv = ["ip", "netns", "exec", netns, *argv]
     return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+
+
+def thread_names(pid, prefix):
+    """The names of a process's threads that start with `prefix`, sorted (Linux keeps 15 bytes of each)."""
+    names = [open(f"/proc/{pid}/task/{tid}/comm").read().strip() for tid in os.listdir(f"/proc/{pid}/task")]
+    return sorted(n for n in names if n.startswith(prefix))

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from stages import NETNS, WORLD_DIR, binary, run_stage, start_stage
+from stages import NETNS, WORLD_DIR, binary, run_stage, start_stage, thread_names
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOOD_BODY = "version: STSv1\nmode: enforce\nmx: mail.good.test\nmx: *.mx.good.test\nmax_age: 86400\n"
@@ -152,8 +152,7 @@ def test_hundreds_of_fetches_in_flight_and_slow_ones_hold_back_none():
 
 
 def curl_loop_threads(pid):
-    names = [open(f"/proc/{pid}/task/{tid}/comm").read().strip() for tid in os.listdir(f"/proc/{pid}/task")]
-    return sorted(n for n in names if n.startswith("sts-curl-"))
+    return thread_names(pid, "sts-curl-")
 
 
 def test_threads_run_that_many_libcurl_loops_and_every_loop_fetches():

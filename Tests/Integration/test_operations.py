@@ -6,7 +6,7 @@ import subprocess
 import time
 
 from daemon import POSTFIX_CONFIG, Daemon
-from stages import NETNS
+from stages import NETNS, thread_names
 
 BASE = """
 host: 127.0.0.1
@@ -287,8 +287,7 @@ def test_idle_stages_exit_and_the_next_lookup_starts_them_again(tmp_path):
 
 
 def event_loop_threads(pid):
-    names = [open(f"/proc/{pid}/task/{tid}/comm").read().strip() for tid in os.listdir(f"/proc/{pid}/task")]
-    return sorted(n for n in names if n.startswith("NIO-ELT-"))
+    return thread_names(pid, "NIO-ELT-")
 
 
 def test_event_loops_sets_the_listener_threads(tmp_path):
